@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { toDate, type Db } from '../db/knex';
+
+/** 32 random bytes, base64url: 256 bits, 43 characters. */
+const TOKEN_BYTES = 32;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+/** last_seen_at is refreshed at most this often, so an authenticated read stays a single SELECT. */
+const LAST_SEEN_RESOLUTION_MS = 60_000;
+
+export interface SessionUser {
+  id: number;
+}
+
+export interface ResolvedSession {
+  sessionId: number;
+  user: SessionUser;
+  expiresAt: Date;
+}
+
+export function generateToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url');
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function isWellFormedToken(token: string): boolean {
+  return TOKEN_PATTERN.test(token);
+}
+
+/** Issues a new token for the user; only its hash is stored. */
+export async function createSession(
+  db: Db | Knex.Transaction,
+  userId: number,
+  ttlDays: number,
+  now: Date = new Date(),
+): Promise<{ token: string; expiresAt: Date }> {
+  const token = generateToken();
+  const expiresAt = new Date(now.getTime() + ttlDays * 86_400_000);
+  await db('sessions').insert({
+    user_id: userId,
+    token_hash: hashToken(token),
+    created_at: now,
+    expires_at: expiresAt,
+    last_seen_at: now,
+    revoked_at: null,
+  });
+  return { token, expiresAt };
+}
+
+/**
+ * The live session a token names, or null. One lookup by the unique hash; a malformed token is
+ * refused before touching the database.
+ */
+export async function resolveSession(db: Db, token: string, now: Date = new Date()): Promise<ResolvedSession | null> {
+  if (!isWellFormedToken(token)) return null;
+  const row = (await db('sessions')
+    .select('id', 'user_id', 'expires_at', 'last_seen_at')
+    .where({ token_hash: hashToken(token) })
+    .whereNull('revoked_at')
+    .where('expires_at', '>', now)
+    .first()) as
+    | { id: number; user_id: number; expires_at: Date | number; last_seen_at: Date | number }
+    | undefined;
+  if (!row) return null;
+  if (now.getTime() - toDate(row.last_seen_at).getTime() > LAST_SEEN_RESOLUTION_MS) {
+    await db('sessions').where({ id: row.id }).update({ last_seen_at: now });
+  }
+  return { sessionId: row.id, user: { id: row.user_id }, expiresAt: toDate(row.expires_at) };
+}
+
+/** Revokes one session (logout): other devices stay logged in. */
+export async function revokeSession(db: Db, sessionId: number, now: Date = new Date()): Promise<void> {
+  await db('sessions').where({ id: sessionId }).whereNull('revoked_at').update({ revoked_at: now });
+}

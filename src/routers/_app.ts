@@ -1,0 +1,14 @@
+import { router } from '../trpc';
+import { authRouter } from './auth';
+import { directoryRouter } from './directory';
+import { goodsRouter } from './goods';
+import { logRouter } from './log';
+
+export const appRouter = router({
+  auth: authRouter,
+  directory: directoryRouter,
+  goods: goodsRouter,
+  log: logRouter,
+});
+
+export type AppRouter = typeof appRouter;

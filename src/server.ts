@@ -1,0 +1,85 @@
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config';
+import { createDb, type Db } from './db/knex';
+import { appRouter, type AppRouter } from './routers/_app';
+import { contextFactory } from './trpc';
+
+export interface ServerDeps {
+  /** An existing knex instance (tests share one); otherwise one is created and closed with the server. */
+  db?: Db;
+  /** Where log lines go (default stdout); tests read them back to prove secrets stay out. */
+  logStream?: { write(line: string): void };
+  /** Clock for sessions and timestamps; tests move it to expire tokens. */
+  now?: () => Date;
+}
+
+/** Headers whose values must never reach a log line. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers["x-session-token"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db;
+  }
+}
+
+/** A number means "trust this many hops"; Fastify's types only take that as a function. */
+function trustProxyOption(value: Config['trustProxy']): boolean | string | ((addr: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_addr, hop) => hop < value : value;
+}
+
+/** Builds the HTTP app without listening: tests `inject` into it or listen on port 0. */
+export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<FastifyInstance> {
+  const ownsDb = !deps.db;
+  const db = deps.db ?? createDb({ url: config.database.url, sqliteFile: config.database.sqliteFile, poolMax: config.database.poolMax });
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    bodyLimit: config.bodyLimit,
+    trustProxy: trustProxyOption(config.trustProxy),
+    // Batched calls put every path into one URL segment.
+    routerOptions: { maxParamLength: 5000 },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.decorate('db', db);
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await db.raw('select 1').timeout(2000, { cancel: false });
+      return { ok: true };
+    } catch (err) {
+      app.log.warn({ err }, 'health check: database did not answer');
+      return reply.code(503).send({ ok: false });
+    }
+  });
+
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory({ db, config, log: app.log, now: deps.now }),
+      maxBatchSize: config.maxBatchSize,
+      onError({ path, error, type }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          app.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
+        }
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  if (ownsDb) {
+    app.addHook('onClose', async () => {
+      await db.destroy();
+    });
+  }
+  return app;
+}

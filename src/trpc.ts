@@ -1,0 +1,99 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import superjson from 'superjson';
+import { z, ZodError } from 'zod';
+import { resolveSession, type SessionUser } from './auth/sessions';
+import type { Config } from './config';
+import type { Db } from './db/knex';
+
+export const SESSION_HEADER = 'x-session-token';
+
+/** What every procedure can reach. `user` is filled by `protectedProcedure` only. */
+export interface Context {
+  db: Db;
+  config: Config;
+  log: FastifyBaseLogger;
+  /** The raw `X-Session-Token` header; never logged or returned. */
+  sessionToken: string | null;
+  /** The caller's address as Fastify sees it (honours `trustProxy`). */
+  ip: string;
+  /** Injectable clock, so tests can move time (session expiry) without sleeping. */
+  now: () => Date;
+}
+
+export interface ContextDeps {
+  db: Db;
+  config: Config;
+  log: FastifyBaseLogger;
+  now?: () => Date;
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v ? v : null;
+}
+
+/** Builds a context outside HTTP: for typed server-side callers in tests and scripts. */
+export function createInnerContext(
+  deps: ContextDeps,
+  opts: { sessionToken?: string | null; ip?: string } = {},
+): Context {
+  return {
+    db: deps.db,
+    config: deps.config,
+    log: deps.log,
+    now: deps.now ?? (() => new Date()),
+    sessionToken: opts.sessionToken ?? null,
+    ip: opts.ip ?? '127.0.0.1',
+  };
+}
+
+export function contextFactory(deps: ContextDeps) {
+  return ({ req }: CreateFastifyContextOptions): Context =>
+    createInnerContext(
+      { ...deps, log: req.log },
+      { sessionToken: headerValue(req.headers[SESSION_HEADER]), ip: req.ip },
+    );
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error, ctx }) {
+    const zodError = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
+    const isProduction = ctx?.config.nodeEnv === 'production';
+    // A 500 in production says nothing about its cause: no SQL, no stack.
+    const hideCause = isProduction && error.code === 'INTERNAL_SERVER_ERROR';
+    return {
+      ...shape,
+      message: hideCause ? 'Internal server error' : shape.message,
+      data: {
+        ...shape.data,
+        stack: isProduction ? undefined : shape.data.stack,
+        zodError,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+export const publicProcedure = t.procedure;
+
+/** Resolves `X-Session-Token` to the user, or refuses with UNAUTHORIZED. */
+export const protectedProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.sessionToken) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing X-Session-Token header: log in first' });
+  }
+  const session = await resolveSession(ctx.db, ctx.sessionToken, ctx.now());
+  if (!session) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: 'Session token is unknown, expired or revoked: log in again',
+    });
+  }
+  return next({ ctx: { ...ctx, user: session.user, sessionId: session.sessionId } });
+});
+
+export type ProtectedContext = Context & { user: SessionUser; sessionId: number };
