@@ -3,7 +3,7 @@ import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify'
 import type { FastifyBaseLogger } from 'fastify';
 import superjson from 'superjson';
 import { z, ZodError } from 'zod';
-import { resolveSession, type SessionUser } from './auth/sessions';
+import { lookupSession, type SessionUser } from './auth/sessions';
 import type { Config } from './config';
 import type { Db } from './db/knex';
 
@@ -81,19 +81,23 @@ export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 export const publicProcedure = t.procedure;
 
-/** Resolves `X-Session-Token` to the user, or refuses with UNAUTHORIZED. */
+const SESSION_REFUSALS = {
+  malformed: 'X-Session-Token is malformed: send the token auth.login returned, unchanged',
+  unknown: 'Session token is unknown: log in again with auth.login',
+  expired: 'Session expired: log in again with auth.login',
+  revoked: 'Session was logged out: log in again with auth.login',
+} as const;
+
+/** Resolves `X-Session-Token` to the user (one indexed lookup), or refuses with UNAUTHORIZED. */
 export const protectedProcedure = t.procedure.use(async ({ ctx, next }) => {
   if (!ctx.sessionToken) {
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing X-Session-Token header: log in first' });
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing X-Session-Token header: log in with auth.login first' });
   }
-  const session = await resolveSession(ctx.db, ctx.sessionToken, ctx.now());
-  if (!session) {
-    throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: 'Session token is unknown, expired or revoked: log in again',
-    });
+  const found = await lookupSession(ctx.db, ctx.sessionToken, ctx.now());
+  if (found.status !== 'ok') {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: SESSION_REFUSALS[found.status] });
   }
-  return next({ ctx: { ...ctx, user: session.user, sessionId: session.sessionId } });
+  return next({ ctx: { ...ctx, user: found.session.user, sessionId: found.session.sessionId } });
 });
 
 export type ProtectedContext = Context & { user: SessionUser; sessionId: number };

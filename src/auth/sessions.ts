@@ -50,28 +50,45 @@ export async function createSession(
   return { token, expiresAt };
 }
 
+export type SessionLookup =
+  | { status: 'ok'; session: ResolvedSession }
+  | { status: 'malformed' | 'unknown' | 'expired' | 'revoked' };
+
 /**
- * The live session a token names, or null. One lookup by the unique hash; a malformed token is
- * refused before touching the database.
+ * What a token names. One SELECT by the unique token hash; the revoked/expired checks happen on the
+ * row so the refusal can say which it was. A malformed token is refused before touching the database.
  */
-export async function resolveSession(db: Db, token: string, now: Date = new Date()): Promise<ResolvedSession | null> {
-  if (!isWellFormedToken(token)) return null;
+export async function lookupSession(db: Db, token: string, now: Date = new Date()): Promise<SessionLookup> {
+  if (!isWellFormedToken(token)) return { status: 'malformed' };
   const row = (await db('sessions')
-    .select('id', 'user_id', 'expires_at', 'last_seen_at')
+    .select('id', 'user_id', 'expires_at', 'last_seen_at', 'revoked_at')
     .where({ token_hash: hashToken(token) })
-    .whereNull('revoked_at')
-    .where('expires_at', '>', now)
     .first()) as
-    | { id: number; user_id: number; expires_at: Date | number; last_seen_at: Date | number }
+    | {
+        id: number;
+        user_id: number;
+        expires_at: Date | number;
+        last_seen_at: Date | number;
+        revoked_at: Date | number | null;
+      }
     | undefined;
-  if (!row) return null;
+  if (!row) return { status: 'unknown' };
+  if (row.revoked_at !== null) return { status: 'revoked' };
+  const expiresAt = toDate(row.expires_at);
+  if (expiresAt.getTime() <= now.getTime()) return { status: 'expired' };
   if (now.getTime() - toDate(row.last_seen_at).getTime() > LAST_SEEN_RESOLUTION_MS) {
     await db('sessions').where({ id: row.id }).update({ last_seen_at: now });
   }
-  return { sessionId: row.id, user: { id: row.user_id }, expiresAt: toDate(row.expires_at) };
+  return { status: 'ok', session: { sessionId: Number(row.id), user: { id: row.user_id }, expiresAt } };
+}
+
+/** The live session a token names, or null (malformed, unknown, expired or revoked). */
+export async function resolveSession(db: Db, token: string, now: Date = new Date()): Promise<ResolvedSession | null> {
+  const found = await lookupSession(db, token, now);
+  return found.status === 'ok' ? found.session : null;
 }
 
 /** Revokes one session (logout): other devices stay logged in. */
-export async function revokeSession(db: Db, sessionId: number, now: Date = new Date()): Promise<void> {
+export async function revokeSession(db: Db | Knex.Transaction, sessionId: number, now: Date = new Date()): Promise<void> {
   await db('sessions').where({ id: sessionId }).whereNull('revoked_at').update({ revoked_at: now });
 }

@@ -38,7 +38,7 @@ describe('npx knex seed:run', () => {
     expect(s.logs).toBeGreaterThan(s.goods);
 
     // Every goods quantity is exactly what its stock history adds up to.
-    const rows = await tdb.db('goods as g')
+    const rows: { id: number; quantity: number; moved: number | string }[] = await tdb.db('goods as g')
       .join('logs as l', 'l.goods_id', 'g.id')
       .groupBy('g.id', 'g.quantity')
       .select('g.id', 'g.quantity')

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -116,5 +116,41 @@ export async function startFakeWechat(opts: { appId?: string; secret?: string } 
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * Encrypts `payload` the way WeChat encrypts user info for a login: AES-128-CBC, key = the base64
+ * session_key, PKCS#7 padding. `pad` replaces the padding step, to build malformed data.
+ */
+export function encryptUserData(
+  sessionKey: string,
+  payload: unknown,
+  opts: { iv?: Buffer; pad?: (plain: Buffer) => Buffer } = {},
+): { encryptedData: string; iv: string } {
+  const iv = opts.iv ?? randomBytes(16);
+  const plain = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
+  const padded = opts.pad
+    ? opts.pad(plain)
+    : Buffer.concat([plain, Buffer.alloc(16 - (plain.length % 16), 16 - (plain.length % 16))]);
+  const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv);
+  cipher.setAutoPadding(false);
+  const encrypted = Buffer.concat([cipher.update(padded), cipher.final()]);
+  return { encryptedData: encrypted.toString('base64'), iv: iv.toString('base64') };
+}
+
+/** The user info WeChat would encrypt for `openid` of `appId` (wx.getUserInfo's shape). */
+export function userInfoPayload(appId: string, openid: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    openId: openid,
+    nickName: '小明',
+    gender: 1,
+    language: 'zh_CN',
+    city: 'Guangzhou',
+    province: 'Guangdong',
+    country: 'China',
+    avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132',
+    watermark: { timestamp: 1_700_000_000, appid: appId },
+    ...extra,
   };
 }
