@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import type { Knex } from 'knex';
+import superjson from 'superjson';
+import { isUniqueViolation, type Db } from '../db/knex';
+import { inTransaction } from './tx';
+
+/*
+ * requestId idempotency for stock changes: a retried scan on a flaky network must never count twice.
+ *
+ * The request_results row is inserted FIRST, inside the transaction that applies the change, and
+ * filled with the outcome before commit. A concurrent duplicate therefore blocks on the unique key
+ * (user_id, request_id) until the first commits, then gets a duplicate-key error and replays the
+ * stored outcome; if the first rolls back, the duplicate proceeds as the first. The change and its
+ * record commit together or not at all.
+ */
+
+/** How long a requestId is remembered. API.md promises at least 24 h. */
+export const RETENTION_MS = 48 * 3600_000;
+/** Pruning is one indexed DELETE, run at most this often per database handle. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+const MAX_ATTEMPTS = 5;
+
+/** Errors that are the outcome of the request itself (not of infrastructure) and so are replayed. */
+const REPLAYABLE: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set(['NOT_FOUND', 'PRECONDITION_FAILED', 'CONFLICT', 'BAD_REQUEST']);
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; code: TRPC_ERROR_CODE_KEY; message: string };
+
+export interface IdempotencyKey {
+  userId: number;
+  requestId: string;
+  /** e.g. "goods.stockIn": the same requestId on another procedure is a conflict. */
+  procedure: string;
+  /** The validated input without requestId. */
+  input: Record<string, unknown>;
+  now: Date;
+}
+
+/** JSON with sorted object keys, so that key order never changes a fingerprint. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+export function fingerprint(procedure: string, input: Record<string, unknown>): string {
+  return createHash('sha256').update(`${procedure}\n${canonicalJson(input)}`, 'utf8').digest('hex');
+}
+
+class DuplicateRequest extends Error {}
+
+interface StoredRow {
+  procedure: string;
+  fingerprint: string;
+  response: string;
+}
+
+async function findStored(db: Db, userId: number, requestId: string): Promise<StoredRow | undefined> {
+  return (await db('request_results')
+    .select('procedure', 'fingerprint', 'response')
+    .where({ user_id: userId, request_id: requestId })
+    .first()) as StoredRow | undefined;
+}
+
+function replay<T>(stored: StoredRow, expectedFingerprint: string): T {
+  if (stored.fingerprint !== expectedFingerprint) {
+    throw new TRPCError({
+      code: 'CONFLICT',
+      message: 'This requestId was already used for a different request; use a new requestId for a new operation',
+    });
+  }
+  return unwrap(superjson.parse<Outcome<T>>(stored.response));
+}
+
+function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw new TRPCError({ code: outcome.code, message: outcome.message });
+}
+
+const lastPrune = new WeakMap<Db, number>();
+
+/** Forgets requestIds older than the retention; cheap, and run at most every few minutes. */
+export async function pruneRequestResults(db: Db, now: Date, force = false): Promise<number> {
+  const last = lastPrune.get(db);
+  if (!force && last !== undefined && now.getTime() - last < PRUNE_EVERY_MS) return 0;
+  lastPrune.set(db, now.getTime());
+  return db('request_results').where('created_at', '<', new Date(now.getTime() - RETENTION_MS)).delete();
+}
+
+/**
+ * Applies `op` exactly once per (user, requestId): the first call runs it in a transaction and
+ * records its outcome; later calls with the same input get that outcome (value or error) back;
+ * later calls with other input get CONFLICT. Without a requestId `op` simply runs in a transaction.
+ * Deadlocks are retried (inTransaction).
+ */
+export async function idempotent<T>(
+  db: Db,
+  key: IdempotencyKey | null,
+  op: (trx: Knex.Transaction) => Promise<T>,
+): Promise<T> {
+  if (!key) return inTransaction(db, op);
+
+  const print = fingerprint(key.procedure, key.input);
+  const stored = await findStored(db, key.userId, key.requestId);
+  if (stored) return replay<T>(stored, print);
+  try {
+    await pruneRequestResults(db, key.now);
+  } catch {
+    // Pruning is housekeeping: a failure must not fail the stock change.
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const outcome = await inTransaction(db, (trx) => applyOnce(trx, key, print, op));
+      return unwrap(outcome);
+    } catch (err) {
+      if (!(err instanceof DuplicateRequest)) throw err;
+      const first = await findStored(db, key.userId, key.requestId);
+      if (first) return replay<T>(first, print);
+      // The row vanished between the duplicate-key error and the read (pruned): try again as first.
+      if (attempt >= MAX_ATTEMPTS) throw new TRPCError({ code: 'CONFLICT', message: 'requestId is busy; retry' });
+    }
+  }
+}
+
+async function applyOnce<T>(
+  trx: Knex.Transaction,
+  key: IdempotencyKey,
+  print: string,
+  op: (trx: Knex.Transaction) => Promise<T>,
+): Promise<Outcome<T>> {
+  try {
+    await trx('request_results').insert({
+      user_id: key.userId,
+      request_id: key.requestId,
+      procedure: key.procedure,
+      fingerprint: print,
+      response: '',
+      created_at: key.now,
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new DuplicateRequest();
+    throw err;
+  }
+
+  let outcome: Outcome<T>;
+  let opError: unknown;
+  try {
+    // A savepoint, so that a refused change (e.g. PRECONDITION_FAILED) leaves nothing behind but
+    // still commits the record of its refusal.
+    const value = await trx.transaction(async (inner) => {
+      try {
+        return await op(inner);
+      } catch (err) {
+        opError = err;
+        throw err;
+      }
+    });
+    outcome = { ok: true, value };
+  } catch (err) {
+    // After a deadlock InnoDB has already rolled back the whole transaction, savepoint included;
+    // whatever the savepoint's rollback reports, the op's own error is what decides a retry.
+    const cause = opError ?? err;
+    if (cause instanceof TRPCError && REPLAYABLE.has(cause.code)) {
+      outcome = { ok: false, code: cause.code, message: cause.message };
+    } else {
+      throw cause;
+    }
+  }
+  await trx('request_results')
+    .where({ user_id: key.userId, request_id: key.requestId })
+    .update({ response: superjson.stringify(outcome) });
+  return outcome;
+}

@@ -1,0 +1,173 @@
+import { TRPCError } from '@trpc/server';
+import type { Knex } from 'knex';
+import { dbKind, isUniqueViolation, toDate, type Db } from '../db/knex';
+import { notFound } from '../directory/directories';
+import { fetchPage, type Page } from '../domain/page';
+import { forUpdate, inTransaction } from '../domain/tx';
+import { writeLog } from '../log/entries';
+
+/** Goods (商品) as API.md defines them. */
+export interface Goods {
+  id: number;
+  directoryId: number;
+  code: string;
+  name: string;
+  remarks: string;
+  quantity: number;
+  createdAt: Date;
+  lastActiveAt: Date;
+}
+
+export interface GoodsRow {
+  id: number;
+  directory_id: number;
+  code: string;
+  name: string;
+  remarks: string;
+  quantity: number;
+  created_at: Date | number;
+  last_active_at: Date | number;
+}
+
+export const GOODS_COLUMNS = ['id', 'directory_id', 'code', 'name', 'remarks', 'quantity', 'created_at', 'last_active_at'];
+
+type Conn = Db | Knex.Transaction;
+
+export function toGoods(row: GoodsRow): Goods {
+  return {
+    id: Number(row.id),
+    directoryId: Number(row.directory_id),
+    code: row.code,
+    name: row.name,
+    remarks: row.remarks,
+    quantity: Number(row.quantity),
+    createdAt: toDate(row.created_at),
+    lastActiveAt: toDate(row.last_active_at),
+  };
+}
+
+/** Live goods of this user, by id. */
+export async function findGoods(db: Conn, userId: number, id: number): Promise<GoodsRow | undefined> {
+  return (await db('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }).first()) as GoodsRow | undefined;
+}
+
+export async function getGoods(db: Conn, userId: number, id: number): Promise<Goods> {
+  const row = await findGoods(db, userId, id);
+  if (!row) throw notFound('Goods');
+  return toGoods(row);
+}
+
+/** NOT_FOUND unless the directory is live and this user's: ids of others behave like missing ones. */
+export async function assertDirectory(db: Conn, userId: number, directoryId: number): Promise<void> {
+  const row = await db('directories').select('id').where({ id: directoryId, user_id: userId, live: 1 }).first();
+  if (!row) throw notFound('Directory');
+}
+
+/** What is on hand for a scanned code in one of the user's directories, or null. */
+export async function scanGoods(db: Db, userId: number, directoryId: number, code: string): Promise<Goods | null> {
+  await assertDirectory(db, userId, directoryId);
+  const row = (await db('goods')
+    .select(GOODS_COLUMNS)
+    .where({ directory_id: directoryId, code, user_id: userId, live: 1 })
+    .first()) as GoodsRow | undefined;
+  return row ? toGoods(row) : null;
+}
+
+// '!' rather than '\': a backslash means different things in MySQL and SQLite string handling.
+const LIKE_ESCAPE = '!';
+
+/** A LIKE pattern matching `search` anywhere, with the user's %, _ (and our escape) taken literally. */
+export function containsPattern(search: string): string {
+  return `%${search.replace(/[!%_]/g, (c) => LIKE_ESCAPE + c)}%`;
+}
+
+/**
+ * Case-insensitive (as SQLite's LIKE is for ASCII) and otherwise exact. On MySQL the comparison is
+ * forced to utf8mb4_bin over lowered text: under utf8mb4_unicode_ci every emoji weighs the same, so
+ * a search for 🍎 would find 🍌.
+ */
+function whereContains(qb: Knex.QueryBuilder, kind: 'mysql' | 'sqlite', column: string, pattern: string): void {
+  if (kind === 'mysql') qb.orWhereRaw('LOWER(??) COLLATE utf8mb4_bin LIKE LOWER(?) ESCAPE ?', [column, pattern, LIKE_ESCAPE]);
+  else qb.orWhereRaw('?? LIKE ? ESCAPE ?', [column, pattern, LIKE_ESCAPE]);
+}
+
+export async function listGoods(
+  db: Db,
+  userId: number,
+  opts: { directoryId: number; search?: string; cursor?: string | null; limit: number },
+): Promise<Page<Goods>> {
+  await assertDirectory(db, userId, opts.directoryId);
+  const query = db('goods').select(GOODS_COLUMNS).where({ directory_id: opts.directoryId, user_id: userId, live: 1 });
+  if (opts.search) {
+    const pattern = containsPattern(opts.search);
+    const kind = dbKind(db);
+    query.where((qb) => {
+      whereContains(qb, kind, 'name', pattern);
+      whereContains(qb, kind, 'code', pattern);
+    });
+  }
+  return fetchPage<GoodsRow, Goods>(query, { idColumn: 'id', cursor: opts.cursor, limit: opts.limit, map: toGoods });
+}
+
+async function lockGoods(trx: Knex.Transaction, userId: number, id: number): Promise<GoodsRow> {
+  const row = (await forUpdate(trx('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }), trx).first()) as
+    | GoodsRow
+    | undefined;
+  if (!row) throw notFound('Goods');
+  return row;
+}
+
+async function directoryName(trx: Knex.Transaction, directoryId: number): Promise<string | null> {
+  const row = (await trx('directories').select('name').where({ id: directoryId }).first()) as { name: string } | undefined;
+  return row?.name ?? null;
+}
+
+export interface GoodsChanges {
+  name?: string;
+  remarks?: string;
+  code?: string;
+}
+
+export async function updateGoods(db: Db, userId: number, id: number, changes: GoodsChanges, now: Date): Promise<Goods> {
+  return inTransaction(db, async (trx) => {
+    const current = await lockGoods(trx, userId, id);
+    const patch: Record<string, unknown> = { last_active_at: now };
+    if (changes.name !== undefined) patch.name = changes.name;
+    if (changes.remarks !== undefined) patch.remarks = changes.remarks;
+    if (changes.code !== undefined) patch.code = changes.code;
+    try {
+      await trx('goods').where({ id, user_id: userId, live: 1 }).update(patch);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new TRPCError({ code: 'CONFLICT', message: 'Another goods in this directory already has that code' });
+      }
+      throw err;
+    }
+    await writeLog(trx, {
+      userId,
+      type: 'goods.update',
+      directoryId: current.directory_id,
+      directoryName: await directoryName(trx, current.directory_id),
+      goodsId: id,
+      goodsName: changes.name ?? current.name,
+      createdAt: now,
+    });
+    return getGoods(trx, userId, id);
+  });
+}
+
+export async function deleteGoods(db: Db, userId: number, id: number, now: Date): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    const current = await lockGoods(trx, userId, id);
+    await trx('goods').where({ id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
+    await writeLog(trx, {
+      userId,
+      type: 'goods.delete',
+      directoryId: current.directory_id,
+      directoryName: await directoryName(trx, current.directory_id),
+      goodsId: id,
+      goodsName: current.name,
+      createdAt: now,
+    });
+  });
+}

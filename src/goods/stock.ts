@@ -1,0 +1,159 @@
+import { TRPCError } from '@trpc/server';
+import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/knex';
+import { notFound } from '../directory/directories';
+import { firstCodePoints } from '../domain/fields';
+import { forUpdate } from '../domain/tx';
+import { writeLog } from '../log/entries';
+import { GOODS_COLUMNS, getGoods, type Goods, type GoodsRow } from './goods';
+
+/*
+ * Stock changes. Each function runs inside the caller's transaction and takes the locks in one
+ * order — the directory row first (its use_count bump), then the goods row — so concurrent stock
+ * operations on one directory queue up instead of deadlocking, and two first stock-ins of a new
+ * code cannot both insert. Quantities change only through single conditional UPDATEs, so no
+ * read-modify-write can lose an update and quantity can never go below zero.
+ */
+
+/** Largest quantity on hand: the log's quantity_after is a signed 32-bit column. */
+export const MAX_QUANTITY = 2_147_483_647;
+/** A new goods is named after the start of its code until the user names it. */
+export const DEFAULT_NAME_LENGTH = 16;
+
+export interface StockInInput {
+  directoryId: number;
+  code: string;
+  /** Empty means "keep the current name" (or the default for a new goods). */
+  name?: string;
+  remarks?: string;
+  quantity: number;
+}
+
+export interface StockOutInput {
+  directoryId: number;
+  code: string;
+  quantity: number;
+}
+
+/** Bumps use_count/last_active_at of a live directory of the user (locking it); NOT_FOUND otherwise. */
+async function touchDirectory(trx: Knex.Transaction, userId: number, directoryId: number, now: Date): Promise<string> {
+  const changed = await trx('directories')
+    .where({ id: directoryId, user_id: userId, live: 1 })
+    .update({ use_count: trx.raw('?? + 1', ['use_count']), last_active_at: now });
+  if (changed === 0) throw notFound('Directory');
+  const row = (await trx('directories').select('name').where({ id: directoryId }).first()) as { name: string };
+  return row.name;
+}
+
+async function lockByCode(trx: Knex.Transaction, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
+  return (await forUpdate(
+    trx('goods').select(GOODS_COLUMNS).where({ directory_id: directoryId, code, user_id: userId, live: 1 }),
+    trx,
+  ).first()) as GoodsRow | undefined;
+}
+
+async function addTo(trx: Knex.Transaction, goodsId: number, input: StockInInput, now: Date): Promise<void> {
+  const patch: Record<string, unknown> = {
+    quantity: trx.raw('?? + ?', ['quantity', input.quantity]),
+    last_active_at: now,
+  };
+  if (input.name) patch.name = input.name;
+  if (input.remarks) patch.remarks = input.remarks;
+  const changed = await trx('goods')
+    .where({ id: goodsId })
+    .where('quantity', '<=', MAX_QUANTITY - input.quantity)
+    .update(patch);
+  if (changed === 0) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `Quantity on hand cannot exceed ${MAX_QUANTITY}` });
+  }
+}
+
+export async function stockIn(
+  trx: Knex.Transaction,
+  userId: number,
+  input: StockInInput,
+  now: Date,
+): Promise<{ goods: Goods; created: boolean }> {
+  const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
+  let created = false;
+  let goodsId: number;
+  const existing = await lockByCode(trx, userId, input.directoryId, input.code);
+  if (existing) {
+    goodsId = Number(existing.id);
+    await addTo(trx, goodsId, input, now);
+  } else {
+    try {
+      const [id] = (await trx('goods').insert({
+        user_id: userId,
+        directory_id: input.directoryId,
+        code: input.code,
+        name: input.name || firstCodePoints(input.code, DEFAULT_NAME_LENGTH),
+        remarks: input.remarks ?? '',
+        quantity: input.quantity,
+        created_at: now,
+        last_active_at: now,
+        live: 1,
+      })) as number[];
+      if (id === undefined) throw new Error('insert into goods returned no id');
+      goodsId = id;
+      created = true;
+    } catch (err) {
+      // The directory lock should make this unreachable; if another writer still won the race for
+      // the unique key, its row is committed now and this stock-in adds to it instead of failing.
+      if (!isUniqueViolation(err)) throw err;
+      const winner = await lockByCode(trx, userId, input.directoryId, input.code);
+      if (!winner) throw err;
+      goodsId = Number(winner.id);
+      await addTo(trx, goodsId, input, now);
+    }
+  }
+  const goods = await getGoods(trx, userId, goodsId);
+  await writeLog(trx, {
+    userId,
+    type: 'stock.in',
+    directoryId: input.directoryId,
+    directoryName,
+    goodsId,
+    goodsName: goods.name,
+    delta: input.quantity,
+    quantityAfter: goods.quantity,
+    createdAt: now,
+  });
+  return { goods, created };
+}
+
+export async function stockOut(
+  trx: Knex.Transaction,
+  userId: number,
+  input: StockOutInput,
+  now: Date,
+): Promise<{ goods: Goods }> {
+  const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
+  const existing = await lockByCode(trx, userId, input.directoryId, input.code);
+  if (!existing) throw notFound('Goods');
+  const goodsId = Number(existing.id);
+  const changed = await trx('goods')
+    .where({ id: goodsId })
+    .where('quantity', '>=', input.quantity)
+    .update({ quantity: trx.raw('?? - ?', ['quantity', input.quantity]), last_active_at: now });
+  if (changed === 0) {
+    const onHand = (await trx('goods').select('quantity').where({ id: goodsId }).first()) as { quantity: number };
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: `Not enough stock: ${Number(onHand.quantity)} on hand, ${input.quantity} requested`,
+    });
+  }
+  const goods = await getGoods(trx, userId, goodsId);
+  await writeLog(trx, {
+    userId,
+    type: 'stock.out',
+    directoryId: input.directoryId,
+    directoryName,
+    goodsId,
+    goodsName: goods.name,
+    delta: -input.quantity,
+    quantityAfter: goods.quantity,
+    createdAt: now,
+  });
+  return { goods };
+}
