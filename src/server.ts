@@ -1,5 +1,7 @@
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerLoginRateLimit } from './auth/rate-limit';
+import { registerHttpEdge } from './http';
 import type { Config } from './config';
 import { createDb, type Db } from './db/knex';
 import { appRouter, type AppRouter } from './routers/_app';
@@ -51,16 +53,19 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return503OnClosing: true,
   });
   app.decorate('db', db);
+  await registerHttpEdge(app, config);
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', async (req, reply) => {
     try {
       await db.raw('select 1').timeout(2000, { cancel: false });
       return { ok: true };
     } catch (err) {
-      app.log.warn({ err }, 'health check: database did not answer');
+      req.log.warn({ err }, 'health check: database did not answer');
       return reply.code(503).send({ ok: false });
     }
   });
+
+  await registerLoginRateLimit(app, config);
 
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
@@ -68,9 +73,10 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       router: appRouter,
       createContext: contextFactory({ db, config, log: app.log, now: deps.now }),
       maxBatchSize: config.maxBatchSize,
-      onError({ path, error, type }) {
+      onError({ path, error, type, req }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
-          app.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
+          // req.log carries the request id, so the failure can be matched to its request.
+          req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
         }
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],

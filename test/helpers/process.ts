@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+// tsx as a loader inside the one node process, as `npm start` runs it. Not the tsx CLI: its parent
+// process SIGKILLs the server when a busy event loop acknowledges SIGTERM later than 30 ms, which
+// cut graceful shutdown short under load (exit 143, in-flight requests dropped).
+const TSX_LOADER = pathToFileURL(createRequire(path.join(ROOT, 'package.json')).resolve('tsx')).href;
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -13,9 +18,9 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `src/index.ts` as `npm start` does (tsx), in `cwd`, with exactly `env` (plus PATH). */
+/** Runs `src/index.ts` as `npm start` does (node --import tsx), in `cwd`, with exactly `env` (plus PATH). */
 export function runServerOnce(env: Record<string, string>, cwd = ROOT): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(TSX, [path.join(ROOT, 'src/index.ts')], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/index.ts')], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
