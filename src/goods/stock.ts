@@ -35,13 +35,21 @@ export interface StockOutInput {
   quantity: number;
 }
 
-/** Bumps use_count/last_active_at of a live directory of the user (locking it); NOT_FOUND otherwise. */
+/**
+ * Locks a live directory of the user and bumps its use_count/last_active_at; NOT_FOUND otherwise.
+ * The lock is a primary-key SELECT … FOR UPDATE and the UPDATE names the primary key alone: an
+ * UPDATE filtered on user_id/live too lets MariaDB go through a secondary index, locking index
+ * entries and the row in an order that deadlocks two concurrent stock changes.
+ */
 async function touchDirectory(trx: Knex.Transaction, userId: number, directoryId: number, now: Date): Promise<string> {
-  const changed = await trx('directories')
-    .where({ id: directoryId, user_id: userId, live: 1 })
+  const row = (await forUpdate(
+    trx('directories').select('name').where({ id: directoryId, user_id: userId, live: 1 }),
+    trx,
+  ).first()) as { name: string } | undefined;
+  if (!row) throw notFound('Directory');
+  await trx('directories')
+    .where({ id: directoryId })
     .update({ use_count: trx.raw('?? + 1', ['use_count']), last_active_at: now });
-  if (changed === 0) throw notFound('Directory');
-  const row = (await trx('directories').select('name').where({ id: directoryId }).first()) as { name: string };
   return row.name;
 }
 
