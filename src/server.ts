@@ -2,6 +2,7 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/a
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerLoginRateLimit } from './auth/rate-limit';
 import { registerHttpEdge } from './http';
+import { sendError } from './http/errors';
 import type { Config } from './config';
 import { createDb, type Db } from './db/knex';
 import { appRouter, type AppRouter } from './routers/_app';
@@ -49,6 +50,13 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     trustProxy: trustProxyOption(config.trustProxy),
     // Batched calls put every path into one URL segment.
     routerOptions: { maxParamLength: 5000 },
+    // A URL Fastify's router refuses (a batch of a thousand paths, a broken escape) still gets a
+    // tRPC envelope with a 4xx code, like every other refusal.
+    frameworkErrors: (err, req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'Request path too long: too many calls in one batch' : err.message.slice(0, 200);
+      return sendError(req, reply, config, status, message);
+    },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
