@@ -37,9 +37,6 @@ function trustProxyOption(value: Config['trustProxy']): boolean | string | ((add
 
 /** Builds the HTTP app without listening: tests `inject` into it or listen on port 0. */
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<FastifyInstance> {
-  const ownsDb = !deps.db;
-  const db = deps.db ?? createDb({ url: config.database.url, sqliteFile: config.database.sqliteFile, poolMax: config.database.poolMax });
-
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -60,6 +57,15 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  const ownsDb = !deps.db;
+  const db =
+    deps.db ??
+    createDb({
+      url: config.database.url,
+      sqliteFile: config.database.sqliteFile,
+      poolMax: config.database.poolMax,
+      log: app.log,
+    });
   app.decorate('db', db);
   await registerHttpEdge(app, config);
 

@@ -10,6 +10,8 @@ export interface DatabaseOptions {
   url?: string;
   sqliteFile?: string;
   poolMax?: number;
+  /** Where knex's own warnings go (e.g. "Acquire connection error" while the database is down). */
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
 export const DEFAULT_SQLITE_FILE = './data/scancode.sqlite3';
@@ -45,8 +47,10 @@ export function mysqlConnectionFromUrl(url: string): MysqlConnection {
  */
 export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
   const poolMax = options.poolMax ?? 10;
+  const log = options.log ? { log: knexLogger(options.log) } : {};
   if (options.url) {
     return {
+      ...log,
       client: 'mysql2',
       connection: {
         ...mysqlConnectionFromUrl(options.url),
@@ -74,6 +78,7 @@ export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
   const filename = options.sqliteFile ?? DEFAULT_SQLITE_FILE;
   if (filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   return {
+    ...log,
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
@@ -91,6 +96,17 @@ export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
         }
       },
     },
+  };
+}
+
+/** Sends knex's console messages to the structured logger, so they carry level and context. */
+function knexLogger(log: NonNullable<DatabaseOptions['log']>): Knex.Config['log'] {
+  const text = (message: unknown) => (message instanceof Error ? message.message : String(message));
+  return {
+    warn: (message) => log.warn({ component: 'knex' }, text(message)),
+    error: (message) => log.error({ component: 'knex' }, text(message)),
+    deprecate: (method, alternative) => log.warn({ component: 'knex' }, `${method} is deprecated, use ${alternative}`),
+    debug: (message) => log.debug({ component: 'knex' }, text(message)),
   };
 }
 

@@ -19,19 +19,25 @@ describe('GET /healthz', () => {
     expect(res.json()).toEqual({ ok: true });
   });
 
-  it('is 503 when the database does not answer', async () => {
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
-    // Nothing listens on port 1: every connection attempt is refused.
-    const db = t.kind === 'mysql' ? createDb({ url: 'mysql://root@127.0.0.1:1/nothing' }) : createDb({ sqliteFile: t.tdb.sqliteFile });
-    if (t.kind === 'sqlite') await db.destroy(); // a destroyed pool can give no connection
-    const app = await buildServer(config, { db });
+  it('is 503 when the database does not answer, and says why in the structured log', async () => {
+    const lines: string[] = [];
+    const logStream = { write: (line: string) => lines.push(line) };
+    // Nothing listens on port 1: every MySQL connection attempt is refused. A destroyed SQLite
+    // pool can hand out no connection either.
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: t.kind === 'mysql' ? 'mysql://root@127.0.0.1:1/nothing' : '' });
+    const sqliteDb = t.kind === 'sqlite' ? createDb({ sqliteFile: t.tdb.sqliteFile }) : undefined;
+    if (sqliteDb) await sqliteDb.destroy();
+    const app = await buildServer(config, { db: sqliteDb, logStream });
     try {
       const res = await app.inject({ method: 'GET', url: '/healthz' });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toEqual({ ok: false });
+      const warnings = lines.map((l) => JSON.parse(l) as { msg: string; component?: string; reqId?: string });
+      expect(warnings.some((w) => w.msg === 'health check: database did not answer' && w.reqId)).toBe(true);
+      // knex's own complaint goes through the app's logger, not straight to the console.
+      if (t.kind === 'mysql') expect(warnings.some((w) => w.component === 'knex' && /ECONNREFUSED/.test(w.msg))).toBe(true);
     } finally {
       await app.close();
-      if (t.kind === 'mysql') await db.destroy();
     }
   });
 
