@@ -1,0 +1,290 @@
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import mysql from 'mysql2/promise';
+import { mysqlConnectionFromUrl } from '../src/db/knex';
+
+/*
+ * The baseline: the fastest thing that does the same work as goods.scan / goods.stockIn. One
+ * Fastify route each, no logger, no tRPC, no zod, no knex, no superjson: a mysql2 pool of the same
+ * size and settings as the server's, the same SQL statements in the same order (session lookup by
+ * token hash, directory check, indexed goods lookup; for stockIn the same transaction), and a
+ * response body byte-for-byte the shape tRPC + superjson produce. run.ts checks that both answer
+ * the same before measuring.
+ *
+ * Mirrors src/auth/sessions.ts lookupSession, src/goods/goods.ts scanGoods, src/goods/stock.ts
+ * stockIn and src/domain/idempotency.ts idempotent. If those change their SQL, change this too.
+ */
+
+const LAST_SEEN_RESOLUTION_MS = 60_000;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const MAX_QUANTITY = 2_147_483_647;
+const GOODS_SELECT =
+  'select `id`, `directory_id`, `code`, `name`, `remarks`, `quantity`, `created_at`, `last_active_at` from `goods`';
+
+interface GoodsRow {
+  id: number;
+  directory_id: number;
+  code: string;
+  name: string;
+  remarks: string;
+  quantity: number;
+  created_at: Date;
+  last_active_at: Date;
+}
+
+type Q = Pick<mysql.PoolConnection, 'query'>;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(code);
+  }
+}
+
+function goodsJson(r: GoodsRow) {
+  return {
+    id: Number(r.id),
+    directoryId: Number(r.directory_id),
+    code: r.code,
+    name: r.name,
+    remarks: r.remarks,
+    quantity: Number(r.quantity),
+    createdAt: r.created_at.toISOString(),
+    lastActiveAt: r.last_active_at.toISOString(),
+  };
+}
+
+const SCAN_META = { values: { createdAt: ['Date'], lastActiveAt: ['Date'] }, v: 1 };
+const STOCK_IN_META = { values: { 'goods.createdAt': ['Date'], 'goods.lastActiveAt': ['Date'] }, v: 1 };
+
+async function rows<T>(q: Q, sql: string, params: unknown[]): Promise<T[]> {
+  const [result] = await q.query(sql, params);
+  return result as T[];
+}
+
+async function exec(q: Q, sql: string, params: unknown[]): Promise<mysql.ResultSetHeader> {
+  const [result] = await q.query(sql, params);
+  return result as mysql.ResultSetHeader;
+}
+
+async function sessionUser(pool: mysql.Pool, token: unknown, now: Date): Promise<number> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) throw new HttpError(401, 'UNAUTHORIZED');
+  const hash = createHash('sha256').update(token, 'utf8').digest('hex');
+  const [row] = await rows<{ id: number; user_id: number; expires_at: Date; last_seen_at: Date; revoked_at: Date | null }>(
+    pool,
+    'select `id`, `user_id`, `expires_at`, `last_seen_at`, `revoked_at` from `sessions` where `token_hash` = ? limit ?',
+    [hash, 1],
+  );
+  if (!row || row.revoked_at !== null || row.expires_at.getTime() <= now.getTime()) throw new HttpError(401, 'UNAUTHORIZED');
+  if (now.getTime() - row.last_seen_at.getTime() > LAST_SEEN_RESOLUTION_MS) {
+    await exec(pool, 'update `sessions` set `last_seen_at` = ? where `id` = ?', [now, row.id]);
+  }
+  return row.user_id;
+}
+
+async function assertDirectory(q: Q, userId: number, directoryId: number): Promise<void> {
+  const found = await rows(q, 'select `id` from `directories` where `id` = ? and `user_id` = ? and `live` = ? limit ?', [
+    directoryId,
+    userId,
+    1,
+    1,
+  ]);
+  if (found.length === 0) throw new HttpError(404, 'NOT_FOUND');
+}
+
+function positiveInt(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new HttpError(400, 'BAD_REQUEST');
+  return v;
+}
+
+function codeOf(v: unknown): string {
+  if (typeof v !== 'string' || v.trim() === '') throw new HttpError(400, 'BAD_REQUEST');
+  return v.trim();
+}
+
+async function stockInTx(
+  conn: mysql.PoolConnection,
+  userId: number,
+  input: { directoryId: number; code: string; quantity: number },
+  now: Date,
+): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
+  const [dir] = await rows<{ name: string }>(
+    conn,
+    'select `name` from `directories` where `id` = ? and `user_id` = ? and `live` = ? limit ? for update',
+    [input.directoryId, userId, 1, 1],
+  );
+  if (!dir) throw new HttpError(404, 'NOT_FOUND');
+  await exec(conn, 'update `directories` set `use_count` = `use_count` + 1, `last_active_at` = ? where `id` = ?', [
+    now,
+    input.directoryId,
+  ]);
+  const [existing] = await rows<GoodsRow>(
+    conn,
+    `${GOODS_SELECT} where \`directory_id\` = ? and \`code\` = ? and \`user_id\` = ? and \`live\` = ? limit ? for update`,
+    [input.directoryId, input.code, userId, 1, 1],
+  );
+  // The benchmark only stocks in existing codes; creating one is not what is measured.
+  if (!existing) throw new HttpError(404, 'NOT_FOUND');
+  const changed = await exec(
+    conn,
+    'update `goods` set `quantity` = `quantity` + ?, `last_active_at` = ? where `id` = ? and `quantity` <= ?',
+    [input.quantity, now, existing.id, MAX_QUANTITY - input.quantity],
+  );
+  if (changed.affectedRows === 0) throw new HttpError(400, 'BAD_REQUEST');
+  const [goods] = await rows<GoodsRow>(conn, `${GOODS_SELECT} where \`id\` = ? and \`user_id\` = ? and \`live\` = ? limit ?`, [
+    existing.id,
+    userId,
+    1,
+    1,
+  ]);
+  if (!goods) throw new HttpError(404, 'NOT_FOUND');
+  await exec(
+    conn,
+    'insert into `logs` (`created_at`, `delta`, `directory_id`, `directory_name`, `goods_id`, `goods_name`, `quantity_after`, `type`, `user_id`) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [now, input.quantity, input.directoryId, dir.name, goods.id, goods.name, goods.quantity, 'stock.in', userId],
+  );
+  return { goods: goodsJson(goods), created: false };
+}
+
+function canonicalInput(input: { directoryId: number; code: string; quantity: number }): string {
+  return `{"code":${JSON.stringify(input.code)},"directoryId":${input.directoryId},"quantity":${input.quantity}}`;
+}
+
+/** The same statements idempotent() runs for a first-time requestId (prune is rare and skipped). */
+async function idempotentStockIn(
+  pool: mysql.Pool,
+  userId: number,
+  requestId: string,
+  input: { directoryId: number; code: string; quantity: number },
+  now: Date,
+): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
+  const print = createHash('sha256').update(`goods.stockIn\n${canonicalInput(input)}`, 'utf8').digest('hex');
+  const stored = await rows<{ response: string }>(
+    pool,
+    'select `procedure`, `fingerprint`, `response` from `request_results` where `user_id` = ? and `request_id` = ? limit ?',
+    [userId, requestId, 1],
+  );
+  if (stored[0]) return (JSON.parse(stored[0].response) as { json: { value: never } }).json.value;
+  const conn = await pool.getConnection();
+  try {
+    await conn.query('BEGIN');
+    try {
+      await exec(
+        conn,
+        'insert into `request_results` (`created_at`, `fingerprint`, `procedure`, `request_id`, `response`, `user_id`) values (?, ?, ?, ?, ?, ?)',
+        [now, print, 'goods.stockIn', requestId, '', userId],
+      );
+      await conn.query('SAVEPOINT trx1');
+      const value = await stockInTx(conn, userId, input, now);
+      await conn.query('RELEASE SAVEPOINT trx1');
+      const response = JSON.stringify({ json: { ok: true, value }, meta: { values: { 'value.goods.createdAt': ['Date'], 'value.goods.lastActiveAt': ['Date'] }, v: 1 } });
+      await exec(conn, 'update `request_results` set `response` = ? where `user_id` = ? and `request_id` = ?', [response, userId, requestId]);
+      await conn.query('COMMIT');
+      return value;
+    } catch (err) {
+      await conn.query('ROLLBACK');
+      throw err;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+async function plainStockIn(
+  pool: mysql.Pool,
+  userId: number,
+  input: { directoryId: number; code: string; quantity: number },
+  now: Date,
+): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query('BEGIN');
+    try {
+      const value = await stockInTx(conn, userId, input, now);
+      await conn.query('COMMIT');
+      return value;
+    } catch (err) {
+      await conn.query('ROLLBACK');
+      throw err;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+function sendError(reply: FastifyReply, err: unknown) {
+  if (err instanceof HttpError) return reply.code(err.status).send({ error: { json: { data: { code: err.code } } } });
+  return reply.code(500).send({ error: { json: { data: { code: 'INTERNAL_SERVER_ERROR' } } } });
+}
+
+export function createBarePool(url: string, poolMax: number): mysql.Pool {
+  const pool = mysql.createPool({
+    ...mysqlConnectionFromUrl(url),
+    connectionLimit: poolMax,
+    charset: 'utf8mb4',
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: true,
+  });
+  // Same as knexConfig's afterCreate: the session speaks UTC.
+  pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  return pool;
+}
+
+export async function buildBareServer(url: string, poolMax: number): Promise<FastifyInstance> {
+  const pool = createBarePool(url, poolMax);
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+
+  app.get('/bare/goods.scan', async (req, reply) => {
+    try {
+      const now = new Date();
+      const userId = await sessionUser(pool, req.headers['x-session-token'], now);
+      const raw = (req.query as { input?: string }).input;
+      const input = (JSON.parse(raw ?? 'null') as { json?: { directoryId?: unknown; code?: unknown } } | null)?.json;
+      const directoryId = positiveInt(input?.directoryId);
+      const code = codeOf(input?.code);
+      await assertDirectory(pool, userId, directoryId);
+      const [row] = await rows<GoodsRow>(
+        pool,
+        `${GOODS_SELECT} where \`directory_id\` = ? and \`code\` = ? and \`user_id\` = ? and \`live\` = ? limit ?`,
+        [directoryId, code, userId, 1, 1],
+      );
+      const data = row ? { json: goodsJson(row), meta: SCAN_META } : { json: null };
+      return reply.type('application/json').send(JSON.stringify({ result: { data } }));
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.post('/bare/goods.stockIn', async (req, reply) => {
+    try {
+      const now = new Date();
+      const userId = await sessionUser(pool, req.headers['x-session-token'], now);
+      const body = (req.body as { json?: Record<string, unknown> } | null)?.json;
+      const input = {
+        directoryId: positiveInt(body?.directoryId),
+        code: codeOf(body?.code),
+        quantity: body?.quantity === undefined ? 1 : positiveInt(body.quantity),
+      };
+      const requestId = body?.requestId;
+      const value =
+        typeof requestId === 'string'
+          ? await idempotentStockIn(pool, userId, requestId, input, now)
+          : await plainStockIn(pool, userId, input, now);
+      return reply.type('application/json').send(JSON.stringify({ result: { data: { json: value, meta: STOCK_IN_META } } }));
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.addHook('onClose', async () => {
+    await pool.end();
+  });
+  return app;
+}
