@@ -84,15 +84,10 @@ async function sessionUser(pool: mysql.Pool, token: unknown, now: Date): Promise
   return row.user_id;
 }
 
-async function assertDirectory(q: Q, userId: number, directoryId: number): Promise<void> {
-  const found = await rows(q, 'select `id` from `directories` where `id` = ? and `user_id` = ? and `live` = ? limit ?', [
-    directoryId,
-    userId,
-    1,
-    1,
-  ]);
-  if (found.length === 0) throw new HttpError(404, 'NOT_FOUND');
-}
+const SCAN_SQL =
+  'select `g`.`id`, `g`.`directory_id`, `g`.`code`, `g`.`name`, `g`.`remarks`, `g`.`quantity`, `g`.`created_at`, `g`.`last_active_at` ' +
+  'from `directories` as `d` left join `goods` as `g` on `g`.`directory_id` = `d`.`id` and `g`.`user_id` = `d`.`user_id` ' +
+  'and `g`.`code` = ? and `g`.`live` = ? where `d`.`id` = ? and `d`.`user_id` = ? and `d`.`live` = ? limit ?';
 
 function positiveInt(v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new HttpError(400, 'BAD_REQUEST');
@@ -133,13 +128,8 @@ async function stockInTx(
     [input.quantity, now, existing.id, MAX_QUANTITY - input.quantity],
   );
   if (changed.affectedRows === 0) throw new HttpError(400, 'BAD_REQUEST');
-  const [goods] = await rows<GoodsRow>(conn, `${GOODS_SELECT} where \`id\` = ? and \`user_id\` = ? and \`live\` = ? limit ?`, [
-    existing.id,
-    userId,
-    1,
-    1,
-  ]);
-  if (!goods) throw new HttpError(404, 'NOT_FOUND');
+  // As stockIn does: the row is locked, so the answer follows from it without reading it back.
+  const goods: GoodsRow = { ...existing, quantity: Number(existing.quantity) + input.quantity, last_active_at: now };
   await exec(
     conn,
     'insert into `logs` (`created_at`, `delta`, `directory_id`, `directory_name`, `goods_id`, `goods_name`, `quantity_after`, `type`, `user_id`) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -249,13 +239,10 @@ export async function buildBareServer(url: string, poolMax: number): Promise<Fas
       const input = (JSON.parse(raw ?? 'null') as { json?: { directoryId?: unknown; code?: unknown } } | null)?.json;
       const directoryId = positiveInt(input?.directoryId);
       const code = codeOf(input?.code);
-      await assertDirectory(pool, userId, directoryId);
-      const [row] = await rows<GoodsRow>(
-        pool,
-        `${GOODS_SELECT} where \`directory_id\` = ? and \`code\` = ? and \`user_id\` = ? and \`live\` = ? limit ?`,
-        [directoryId, code, userId, 1, 1],
-      );
-      const data = row ? { json: goodsJson(row), meta: SCAN_META } : { json: null };
+      // The same single statement scanGoods runs: the directory left-joined to the goods.
+      const [row] = await rows<Omit<GoodsRow, 'id'> & { id: number | null }>(pool, SCAN_SQL, [code, 1, directoryId, userId, 1, 1]);
+      if (!row) throw new HttpError(404, 'NOT_FOUND');
+      const data = row.id !== null ? { json: goodsJson({ ...row, id: row.id }), meta: SCAN_META } : { json: null };
       return reply.type('application/json').send(JSON.stringify({ result: { data } }));
     } catch (err) {
       return sendError(reply, err);

@@ -63,14 +63,19 @@ export async function assertDirectory(db: Conn, userId: number, directoryId: num
   if (!row) throw notFound('Directory');
 }
 
-/** What is on hand for a scanned code in one of the user's directories, or null. */
+/**
+ * What is on hand for a scanned code in one of the user's directories, or null. One round trip:
+ * the directory row (NOT_FOUND when missing, deleted or another user's) left-joined to the goods.
+ */
 export async function scanGoods(db: Db, userId: number, directoryId: number, code: string): Promise<Goods | null> {
-  await assertDirectory(db, userId, directoryId);
-  const row = (await db('goods')
-    .select(GOODS_COLUMNS)
-    .where({ directory_id: directoryId, code, user_id: userId, live: 1 })
-    .first()) as GoodsRow | undefined;
-  return row ? toGoods(row) : null;
+  const row = (await db('directories as d')
+    .leftJoin('goods as g', (join) =>
+      join.on('g.directory_id', 'd.id').andOn('g.user_id', 'd.user_id').andOnVal('g.code', code).andOnVal('g.live', 1),
+    )
+    .where({ 'd.id': directoryId, 'd.user_id': userId, 'd.live': 1 })
+    .first(GOODS_COLUMNS.map((c) => `g.${c}`))) as (Omit<GoodsRow, 'id'> & { id: number | null }) | undefined;
+  if (!row) throw notFound('Directory');
+  return row.id === null ? null : toGoods({ ...row, id: row.id });
 }
 
 // '!' rather than '\': a backslash means different things in MySQL and SQLite string handling.

@@ -5,7 +5,7 @@ import { notFound } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
 import { forUpdate } from '../domain/tx';
 import { writeLog } from '../log/entries';
-import { GOODS_COLUMNS, getGoods, type Goods, type GoodsRow } from './goods';
+import { GOODS_COLUMNS, toGoods, type Goods, type GoodsRow } from './goods';
 
 /*
  * Stock changes. Each function runs inside the caller's transaction and takes the locks in one
@@ -60,7 +60,11 @@ async function lockByCode(trx: Knex.Transaction, userId: number, directoryId: nu
   ).first()) as GoodsRow | undefined;
 }
 
-async function addTo(trx: Knex.Transaction, goodsId: number, input: StockInInput, now: Date): Promise<void> {
+/**
+ * Adds to a goods row locked by lockByCode. The answer is built from the locked row: nobody else can
+ * change it before this transaction ends, so reading it back would only cost a round trip.
+ */
+async function addTo(trx: Knex.Transaction, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
   const patch: Record<string, unknown> = {
     quantity: trx.raw('?? + ?', ['quantity', input.quantity]),
     last_active_at: now,
@@ -68,12 +72,19 @@ async function addTo(trx: Knex.Transaction, goodsId: number, input: StockInInput
   if (input.name) patch.name = input.name;
   if (input.remarks) patch.remarks = input.remarks;
   const changed = await trx('goods')
-    .where({ id: goodsId })
+    .where({ id: row.id })
     .where('quantity', '<=', MAX_QUANTITY - input.quantity)
     .update(patch);
   if (changed === 0) {
     throw new TRPCError({ code: 'BAD_REQUEST', message: `Quantity on hand cannot exceed ${MAX_QUANTITY}` });
   }
+  return toGoods({
+    ...row,
+    quantity: Number(row.quantity) + input.quantity,
+    name: input.name || row.name,
+    remarks: input.remarks || row.remarks,
+    last_active_at: now,
+  });
 }
 
 export async function stockIn(
@@ -84,26 +95,25 @@ export async function stockIn(
 ): Promise<{ goods: Goods; created: boolean }> {
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   let created = false;
-  let goodsId: number;
+  let goods: Goods;
   const existing = await lockByCode(trx, userId, input.directoryId, input.code);
   if (existing) {
-    goodsId = Number(existing.id);
-    await addTo(trx, goodsId, input, now);
+    goods = await addTo(trx, existing, input, now);
   } else {
+    const row = {
+      user_id: userId,
+      directory_id: input.directoryId,
+      code: input.code,
+      name: input.name || firstCodePoints(input.code, DEFAULT_NAME_LENGTH),
+      remarks: input.remarks ?? '',
+      quantity: input.quantity,
+      created_at: now,
+      last_active_at: now,
+    };
     try {
-      const [id] = (await trx('goods').insert({
-        user_id: userId,
-        directory_id: input.directoryId,
-        code: input.code,
-        name: input.name || firstCodePoints(input.code, DEFAULT_NAME_LENGTH),
-        remarks: input.remarks ?? '',
-        quantity: input.quantity,
-        created_at: now,
-        last_active_at: now,
-        live: 1,
-      })) as number[];
+      const [id] = (await trx('goods').insert({ ...row, live: 1 })) as number[];
       if (id === undefined) throw new Error('insert into goods returned no id');
-      goodsId = id;
+      goods = toGoods({ ...row, id });
       created = true;
     } catch (err) {
       // The directory lock should make this unreachable; if another writer still won the race for
@@ -111,17 +121,15 @@ export async function stockIn(
       if (!isUniqueViolation(err)) throw err;
       const winner = await lockByCode(trx, userId, input.directoryId, input.code);
       if (!winner) throw err;
-      goodsId = Number(winner.id);
-      await addTo(trx, goodsId, input, now);
+      goods = await addTo(trx, winner, input, now);
     }
   }
-  const goods = await getGoods(trx, userId, goodsId);
   await writeLog(trx, {
     userId,
     type: 'stock.in',
     directoryId: input.directoryId,
     directoryName,
-    goodsId,
+    goodsId: goods.id,
     goodsName: goods.name,
     delta: input.quantity,
     quantityAfter: goods.quantity,
@@ -139,25 +147,24 @@ export async function stockOut(
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   const existing = await lockByCode(trx, userId, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');
-  const goodsId = Number(existing.id);
   const changed = await trx('goods')
-    .where({ id: goodsId })
+    .where({ id: existing.id })
     .where('quantity', '>=', input.quantity)
     .update({ quantity: trx.raw('?? - ?', ['quantity', input.quantity]), last_active_at: now });
   if (changed === 0) {
-    const onHand = (await trx('goods').select('quantity').where({ id: goodsId }).first()) as { quantity: number };
     throw new TRPCError({
       code: 'PRECONDITION_FAILED',
-      message: `Not enough stock: ${Number(onHand.quantity)} on hand, ${input.quantity} requested`,
+      message: `Not enough stock: ${Number(existing.quantity)} on hand, ${input.quantity} requested`,
     });
   }
-  const goods = await getGoods(trx, userId, goodsId);
+  // The row is locked: the answer follows from it without reading it back.
+  const goods = toGoods({ ...existing, quantity: Number(existing.quantity) - input.quantity, last_active_at: now });
   await writeLog(trx, {
     userId,
     type: 'stock.out',
     directoryId: input.directoryId,
     directoryName,
-    goodsId,
+    goodsId: goods.id,
     goodsName: goods.name,
     delta: -input.quantity,
     quantityAfter: goods.quantity,
