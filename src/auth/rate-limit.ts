@@ -1,7 +1,7 @@
-import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config';
-import { sendError } from '../http/errors';
+import { ensureRateLimitPlugin, refuseOverLimit } from '../http/rate-limit';
 import { trpcCall } from '../http/trpc-errors';
 
 const LOGIN_PATH = 'auth.login';
@@ -16,8 +16,7 @@ export async function registerLoginRateLimit(
   app: FastifyInstance,
   config: Pick<Config, 'loginRateLimit' | 'maxBatchSize'>,
 ): Promise<void> {
-  // Another part of the server may have registered the plugin already (it decorates the root).
-  if (!app.hasDecorator('createRateLimit')) await app.register(rateLimit, { global: false });
+  await ensureRateLimitPlugin(app);
   const limiter = app.createRateLimit({
     max: config.loginRateLimit.max,
     timeWindow: config.loginRateLimit.windowMs,
@@ -29,13 +28,12 @@ export async function registerLoginRateLimit(
     for (let i = 0; i < logins; i++) {
       const result = await limiter(req);
       if (!result.isAllowed && result.isExceeded) {
-        req.log.warn({ ip: req.ip, max: result.max, windowMs: result.timeWindow }, 'login rate limit exceeded');
-        reply.header('retry-after', String(result.ttlInSeconds));
-        return sendError(
+        return refuseOverLimit(
           req,
           reply,
           config,
-          429,
+          result,
+          'login rate limit',
           `Too many login attempts from this address: wait ${result.ttlInSeconds} s before calling auth.login again`,
         );
       }

@@ -1,5 +1,5 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import { sendError } from './errors';
 
@@ -18,10 +18,35 @@ function pathnameOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-export async function registerRateLimit(app: FastifyInstance, config: Pick<Config, 'rateLimitMax' | 'maxBatchSize'>): Promise<void> {
-  // The plugin only provides the limiter factory here (global: false adds no route hooks); the
-  // login limiter uses the same factory and registers the plugin itself if it comes first.
+/** What a limiter made by `app.createRateLimit` reports when a request is over its limit. */
+export interface Exceeded {
+  max: number;
+  timeWindow: number;
+  ttlInSeconds: number;
+}
+
+/** Logs the refusal and answers 429 with retry-after and a tRPC TOO_MANY_REQUESTS envelope. */
+export function refuseOverLimit(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  config: Pick<Config, 'maxBatchSize'>,
+  result: Exceeded,
+  what: string,
+  message: string,
+): FastifyReply {
+  req.log.warn({ ip: req.ip, max: result.max, windowMs: result.timeWindow }, `${what} exceeded`);
+  reply.header('retry-after', String(result.ttlInSeconds));
+  return sendError(req, reply, config, 429, message);
+}
+
+/** Makes sure the plugin is there: its limiter factory is shared by the global and the login limits. */
+export async function ensureRateLimitPlugin(app: FastifyInstance): Promise<void> {
+  // global: false adds no route hooks; each limit is an onRequest hook of ours.
   if (!app.hasDecorator('createRateLimit')) await app.register(rateLimit, { global: false });
+}
+
+export async function registerRateLimit(app: FastifyInstance, config: Pick<Config, 'rateLimitMax' | 'maxBatchSize'>): Promise<void> {
+  await ensureRateLimitPlugin(app);
   const limiter = app.createRateLimit({
     max: config.rateLimitMax,
     timeWindow: WINDOW_MS,
@@ -32,13 +57,12 @@ export async function registerRateLimit(app: FastifyInstance, config: Pick<Confi
     if (UNLIMITED_PATHS.has(pathnameOf(req.url))) return;
     const result = await limiter(req);
     if (result.isAllowed || !result.isExceeded) return;
-    req.log.warn({ ip: req.ip, max: result.max, windowMs: result.timeWindow }, 'rate limit exceeded');
-    reply.header('retry-after', String(result.ttlInSeconds));
-    return sendError(
+    return refuseOverLimit(
       req,
       reply,
       config,
-      429,
+      result,
+      'rate limit',
       `Too many requests from this address: at most ${result.max} a minute; retry in ${result.ttlInSeconds} s`,
     );
   });

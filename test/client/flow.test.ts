@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
-import { newPhone, postedInputs, rejection, isDate, waitFor, type Phone } from './phone';
+import type { TestApp } from '../helpers/app';
+import type { FakeWechat } from '../helpers/fake-wechat';
+import { startPhoneLab, type PhoneLab, type PhoneOptions, postedInputs, rejection, isDate, waitFor, type Phone } from './phone';
 import { procedurePaths } from './wx-shim';
 
 /*
@@ -9,29 +9,23 @@ import { procedurePaths } from './wx-shim';
  * timers and the ECMAScript built-ins, talking real HTTP to the server.
  */
 describe('mini-program client (built bundle) against the server', () => {
+  let lab: PhoneLab;
   let fake: FakeWechat;
   let t: TestApp;
   let url: string;
 
   beforeAll(async () => {
-    fake = await startFakeWechat();
-    // Every phone logs in from 127.0.0.1: lift the per-address login limit (session.test.ts tests it).
-    t = await createTestApp({ wechat: fake, env: { LOGIN_RATE_LIMIT_MAX: '1000' } });
-    url = `${await t.listen()}/trpc`;
+    lab = await startPhoneLab();
+    ({ fake, t, url } = lab);
   });
   afterAll(async () => {
-    await t?.close();
-    await fake?.close();
+    await lab?.close();
   });
 
-  /** A phone of its own WeChat user: every wx.login yields a code for the same openid, as on a real phone. */
-  const phone = (opts: Partial<Parameters<typeof newPhone>[0]> = {}) => {
-    const openid = `o-client-${Math.random().toString(36).slice(2)}`;
-    return newPhone({ url, loginCode: () => fake.issueCode({ openid }).code, ...opts });
-  };
+  const phone = (opts: Partial<PhoneOptions> = {}) => lab.phone(opts);
 
   /** A logged-in phone and its default directory. */
-  async function readyPhone(opts: Partial<Parameters<typeof newPhone>[0]> = {}): Promise<Phone & { dirId: number }> {
+  async function readyPhone(opts: Partial<PhoneOptions> = {}): Promise<Phone & { dirId: number }> {
     const p = await phone(opts);
     const [dir] = await p.client.directory.list.query();
     return { ...p, dirId: dir!.id };

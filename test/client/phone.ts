@@ -1,6 +1,8 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../src/routers/_app';
 import type { ScancodeClient, ScancodeClientOptions } from '../../src/client/index';
+import { createTestApp, type TestApp } from '../helpers/app';
+import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { loadBundle, type ClientExports, type LoadedBundle } from './bundle';
 import { createWxShim, type Latency, type WxShim } from './wx-shim';
 
@@ -69,4 +71,35 @@ export function postedInputs(body: string | undefined): Record<string, unknown>[
   return Object.keys(parsed)
     .sort((a, b) => Number(a) - Number(b))
     .map((k) => parsed[k]!.json);
+}
+
+/** The server (with a fake WeChat) that phones talk to over real HTTP. */
+export interface PhoneLab {
+  fake: FakeWechat;
+  t: TestApp;
+  /** The tRPC endpoint. */
+  url: string;
+  /** A phone of its own WeChat user: every wx.login yields a code for the same openid, as on a real phone. */
+  phone(opts?: Partial<PhoneOptions>): Promise<Phone>;
+  close(): Promise<void>;
+}
+
+export async function startPhoneLab(): Promise<PhoneLab> {
+  const fake = await startFakeWechat();
+  // Every phone logs in from 127.0.0.1: lift the per-address login limit (session.test.ts tests it).
+  const t = await createTestApp({ wechat: fake, env: { LOGIN_RATE_LIMIT_MAX: '1000' } });
+  const url = `${await t.listen()}/trpc`;
+  return {
+    fake,
+    t,
+    url,
+    phone(opts = {}) {
+      const openid = `o-client-${Math.random().toString(36).slice(2)}`;
+      return newPhone({ url, loginCode: () => fake.issueCode({ openid }).code, ...opts });
+    },
+    async close() {
+      await t.close();
+      await fake.close();
+    },
+  };
 }

@@ -1,33 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
-import { newPhone, postedInputs, rejection } from './phone';
+import { startPhoneLab, type PhoneLab, type PhoneOptions, newPhone, postedInputs, rejection } from './phone';
 import { procedurePaths } from './wx-shim';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /* Session handling of the built bundle: automatic login, one shared re-login, failed logins. */
 describe('mini-program client sessions (built bundle)', () => {
+  let lab: PhoneLab;
   let fake: FakeWechat;
   let t: TestApp;
   let url: string;
 
   beforeAll(async () => {
-    fake = await startFakeWechat();
-    // Every phone logs in from 127.0.0.1: lift the per-address login limit (tested on its own below).
-    t = await createTestApp({ wechat: fake, env: { LOGIN_RATE_LIMIT_MAX: '1000' } });
-    url = `${await t.listen()}/trpc`;
+    lab = await startPhoneLab();
+    ({ fake, t, url } = lab);
   });
   afterAll(async () => {
-    await t?.close();
-    await fake?.close();
+    await lab?.close();
   });
 
-  /** A phone of its own WeChat user: every wx.login yields a code for the same openid, as on a real phone. */
-  const phone = (opts: Partial<Parameters<typeof newPhone>[0]> = {}) => {
-    const openid = `o-client-${Math.random().toString(36).slice(2)}`;
-    return newPhone({ url, loginCode: () => fake.issueCode({ openid }).code, ...opts });
-  };
+  const phone = (opts: Partial<PhoneOptions> = {}) => lab.phone(opts);
 
   it('five parallel first calls share one login', async () => {
     const { shim, client, token } = await phone({ client: { maxBatchSize: 1 } });
