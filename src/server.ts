@@ -88,9 +88,11 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       createContext: contextFactory({ db, config, log: app.log, now: deps.now }),
       maxBatchSize: config.maxBatchSize,
       onError({ path, error, type, req }) {
+        // req.log carries the request id, so the failure can be matched to its request.
         if (error.code === 'INTERNAL_SERVER_ERROR') {
-          // req.log carries the request id, so the failure can be matched to its request.
           req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
+        } else if (error.code === 'SERVICE_UNAVAILABLE') {
+          req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed: database unavailable');
         }
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],

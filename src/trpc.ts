@@ -5,7 +5,7 @@ import superjson from 'superjson';
 import { z, ZodError } from 'zod';
 import { lookupSession, type SessionLookup, type SessionUser } from './auth/sessions';
 import type { Config } from './config';
-import type { Db } from './db/knex';
+import { isDatabaseUnavailable, type Db } from './db/knex';
 
 export const SESSION_HEADER = 'x-session-token';
 
@@ -99,7 +99,23 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
-export const publicProcedure = t.procedure;
+/**
+ * An unreachable database answers SERVICE_UNAVAILABLE (503), which tells a client to try again
+ * shortly, instead of the INTERNAL_SERVER_ERROR kept for bugs.
+ */
+const databaseAvailability = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isDatabaseUnavailable(result.error.cause)) {
+    throw new TRPCError({
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'The database is unavailable right now: try again shortly',
+      cause: result.error.cause,
+    });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(databaseAvailability);
 
 const SESSION_REFUSALS = {
   malformed: 'X-Session-Token is malformed: send the token auth.login returned, unchanged',
@@ -109,7 +125,7 @@ const SESSION_REFUSALS = {
 } as const;
 
 /** Resolves `X-Session-Token` to the user (one indexed lookup), or refuses with UNAUTHORIZED. */
-export const protectedProcedure = t.procedure.use(async ({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.sessionToken) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing X-Session-Token header: log in with auth.login first' });
   }

@@ -149,3 +149,20 @@ export function isRetryableTxError(err: unknown): boolean {
     e?.code === 'SQLITE_BUSY'
   );
 }
+
+/**
+ * The database could not be reached or dropped the connection: a passing state of the server, not
+ * a bug in the request. Covers mysql2's socket and protocol errors and knex's pool acquire timeout.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; name?: string; fatal?: boolean } | undefined;
+  if (!e) return false;
+  if (e.name === 'KnexTimeoutError') return true;
+  if (e.errno !== undefined && [1040, 2002, 2003, 2006, 2013].includes(e.errno)) return true;
+  return (
+    e.fatal === true ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR'].includes(
+      e.code ?? '',
+    )
+  );
+}
