@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import mysql from 'mysql2/promise';
-import { mysqlConnectionFromUrl } from '../src/db/knex';
+import { MYSQL_DRIVER_OPTIONS, mysqlConnectionFromUrl } from '../src/db/knex';
 
 /*
  * The baseline: the fastest thing that does the same work as goods.scan / goods.stockIn. One
@@ -212,13 +212,8 @@ function sendError(reply: FastifyReply, err: unknown) {
 export function createBarePool(url: string, poolMax: number): mysql.Pool {
   const pool = mysql.createPool({
     ...mysqlConnectionFromUrl(url),
+    ...MYSQL_DRIVER_OPTIONS,
     connectionLimit: poolMax,
-    charset: 'utf8mb4',
-    timezone: 'Z',
-    dateStrings: false,
-    supportBigNumbers: true,
-    bigNumberStrings: false,
-    decimalNumbers: true,
   });
   // Same as knexConfig's afterCreate: the session speaks UTC.
   pool.on('connection', (conn) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SQLITE_FILE } from './db/knex';
 
 const boolish = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -23,7 +24,7 @@ const envSchema = z.object({
     .refine((v) => v === undefined || /^mysql2?:\/\//.test(v), {
       message: 'must be a mysql://user:pass@host:port/db URL (leave unset for the embedded SQLite file)',
     }),
-  SQLITE_FILE: z.string().min(1).default('./data/scancode.sqlite3'),
+  SQLITE_FILE: z.string().min(1).default(DEFAULT_SQLITE_FILE),
   DB_POOL_MAX: intFrom(1, 200).default(10),
   WECHAT_APPID: z.string().trim().optional().transform((v) => (v ? v : undefined)),
   WECHAT_SECRET: z.string().trim().optional().transform((v) => (v ? v : undefined)),

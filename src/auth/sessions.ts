@@ -82,12 +82,6 @@ export async function lookupSession(db: Db, token: string, now: Date = new Date(
   return { status: 'ok', session: { sessionId: Number(row.id), user: { id: row.user_id }, expiresAt } };
 }
 
-/** The live session a token names, or null (malformed, unknown, expired or revoked). */
-export async function resolveSession(db: Db, token: string, now: Date = new Date()): Promise<ResolvedSession | null> {
-  const found = await lookupSession(db, token, now);
-  return found.status === 'ok' ? found.session : null;
-}
-
 /** Revokes one session (logout): other devices stay logged in. */
 export async function revokeSession(db: Db | Knex.Transaction, sessionId: number, now: Date = new Date()): Promise<void> {
   await db('sessions').where({ id: sessionId }).whereNull('revoked_at').update({ revoked_at: now });

@@ -40,6 +40,17 @@ export function mysqlConnectionFromUrl(url: string): MysqlConnection {
   };
 }
 
+/** mysql2 settings shared by knex and the benchmark's bare baseline (see knexConfig for why). */
+export const MYSQL_DRIVER_OPTIONS = {
+  charset: 'utf8mb4',
+  timezone: 'Z',
+  dateStrings: false,
+  supportBigNumbers: true,
+  bigNumberStrings: false,
+  decimalNumbers: true,
+  connectTimeout: 5000,
+} as const;
+
 /**
  * The knex configuration for either database. The mysql2 settings avoid its usual traps:
  * every timestamp is UTC on both ends (driver `timezone: 'Z'` and the session `time_zone`),
@@ -52,16 +63,7 @@ export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
     return {
       ...log,
       client: 'mysql2',
-      connection: {
-        ...mysqlConnectionFromUrl(options.url),
-        charset: 'utf8mb4',
-        timezone: 'Z',
-        dateStrings: false,
-        supportBigNumbers: true,
-        bigNumberStrings: false,
-        decimalNumbers: true,
-        connectTimeout: 5000,
-      },
+      connection: { ...mysqlConnectionFromUrl(options.url), ...MYSQL_DRIVER_OPTIONS },
       // min 0: idle connections are closed by the server eventually; a pool that keeps a floor of
       // them hands out dead sockets after a database restart.
       pool: {
