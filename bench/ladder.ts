@@ -1,4 +1,3 @@
-import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { registerLoginRateLimit } from '../src/auth/rate-limit';
@@ -6,6 +5,7 @@ import type { Config } from '../src/config';
 import { createDb, type Db } from '../src/db/knex';
 import * as f from '../src/domain/fields';
 import { registerHttpEdge } from '../src/http';
+import { registerTrpc, type TrpcTransport } from '../src/http/trpc-transport';
 import { REDACTED_LOG_PATHS } from '../src/server';
 import { contextFactory, protectedProcedure, publicProcedure, router } from '../src/trpc';
 
@@ -14,7 +14,9 @@ import { contextFactory, protectedProcedure, publicProcedure, router } from '../
  * rung adds one layer of the real server to the one before, built from the server's own parts:
  *   L0  Fastify with the server's logger settings, one route answering a constant Goods as JSON
  *   L1  + the HTTP edge (request ids, helmet, rate limits, error handlers)
- *   L2  + tRPC: a publicProcedure with goods.scan's zod input answering the constant (superjson)
+ *   L2  + tRPC: a publicProcedure with goods.scan's zod input answering the constant (superjson),
+ *       through the server's lean transport (src/http/trpc-transport.ts)
+ *   L2f the same through tRPC's stock Fastify adapter (fetch Request/Response), for comparison
  *   L2d L2 awaiting one trivial query through knex (`select 1`): the price of a round trip
  *   L3  + protectedProcedure: the session lookup (one indexed SELECT)
  * and then the real goods.scan (directory check + goods lookup through knex) is row 1's subject.
@@ -57,7 +59,7 @@ const constantBody = JSON.stringify({
   result: { data: { json: { ...GOODS, createdAt: GOODS.createdAt.toISOString(), lastActiveAt: GOODS.lastActiveAt.toISOString() } } },
 });
 
-export async function buildLadder(config: Config): Promise<Record<'L0' | 'L1' | 'L2', FastifyInstance>> {
+export async function buildLadder(config: Config): Promise<Record<'L0' | 'L1' | 'L2' | 'L2f', FastifyInstance>> {
   const l0 = fastify(config);
   l0.get('/l/scan', async (_req, reply) => reply.type('application/json').send(constantBody));
 
@@ -66,17 +68,25 @@ export async function buildLadder(config: Config): Promise<Record<'L0' | 'L1' | 
   await registerLoginRateLimit(l1, config);
   l1.get('/l/scan', async (_req, reply) => reply.type('application/json').send(constantBody));
 
-  const l2 = fastify(config);
   const db = createDb({ url: config.database.url, poolMax: config.database.poolMax });
-  await registerHttpEdge(l2, config);
-  await registerLoginRateLimit(l2, config);
-  await l2.register(fastifyTRPCPlugin, {
-    prefix: '/trpc',
-    trpcOptions: { router: ladderRouter(db), createContext: contextFactory({ db, config, log: l2.log }), maxBatchSize: config.maxBatchSize },
-  });
+  const withTrpc = async (transport: TrpcTransport) => {
+    const app = fastify(config);
+    await registerHttpEdge(app, config);
+    await registerLoginRateLimit(app, config);
+    await registerTrpc(app, {
+      prefix: '/trpc',
+      router: ladderRouter(db),
+      createContext: contextFactory({ db, config, log: app.log }),
+      maxBatchSize: config.maxBatchSize,
+      transport,
+    });
+    return app;
+  };
+  const l2 = await withTrpc('lean');
+  const l2f = await withTrpc('fetch');
   l2.addHook('onClose', async () => {
     await db.destroy();
   });
 
-  return { L0: l0, L1: l1, L2: l2 };
+  return { L0: l0, L1: l1, L2: l2, L2f: l2f };
 }

@@ -330,12 +330,13 @@ async function main(): Promise<number> {
       const rungs: Array<[string, string, LoadSpec['next']]> = [
         ['L0', 'Fastify + logger, constant answer', scanRequests(users, '/l', 'scan')],
         ['L1', '+ HTTP edge (ids, helmet, rate limits)', scanRequests(users, '/l', 'scan')],
-        ['L2', '+ tRPC publicProcedure, zod, superjson', scanRequests(users, '/trpc', 'ping')],
+        ['L2f', '+ tRPC via the stock fetch adapter, publicProcedure, zod, superjson', scanRequests(users, '/trpc', 'ping')],
+        ['L2', '+ tRPC via the lean transport, publicProcedure, zod, superjson', scanRequests(users, '/trpc', 'ping')],
         ['L2d', "L2 awaiting knex.raw('select 1')", scanRequests(users, '/trpc', 'pingDb')],
         ['L3', '+ protectedProcedure (session lookup)', scanRequests(users, '/trpc', 'whoami')],
       ];
       for (const [id, title, next] of rungs) {
-        const server = id.startsWith('L2') || id === 'L3' ? 'L2' : id;
+        const server = id === 'L2d' || id === 'L3' ? 'L2' : id;
         const r = await compare(load(title, server, next), load(title, server, next), { ...cmp, rounds: 1 });
         done(throughputRow(id, title, [id, 'bare'], { subject: r.subject, baseline: bare.subject }, null));
       }

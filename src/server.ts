@@ -1,11 +1,11 @@
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerLoginRateLimit } from './auth/rate-limit';
 import { registerHttpEdge } from './http';
 import { sendError } from './http/errors';
+import { registerTrpc, type TrpcTransport } from './http/trpc-transport';
 import type { Config } from './config';
 import { createDb, type Db } from './db/knex';
-import { appRouter, type AppRouter } from './routers/_app';
+import { appRouter } from './routers/_app';
 import { contextFactory } from './trpc';
 
 export interface ServerDeps {
@@ -15,6 +15,8 @@ export interface ServerDeps {
   logStream?: { write(line: string): void };
   /** Clock for sessions and timestamps; tests move it to expire tokens. */
   now?: () => Date;
+  /** `fetch`: tRPC's stock adapter for every request, the reference the transport tests compare with. */
+  trpcTransport?: TrpcTransport;
 }
 
 /** Headers whose values must never reach a log line. */
@@ -81,21 +83,20 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
 
   await registerLoginRateLimit(app, config);
 
-  await app.register(fastifyTRPCPlugin, {
+  await registerTrpc(app, {
     prefix: '/trpc',
-    trpcOptions: {
-      router: appRouter,
-      createContext: contextFactory({ db, config, log: app.log, now: deps.now }),
-      maxBatchSize: config.maxBatchSize,
-      onError({ path, error, type, req }) {
-        // req.log carries the request id, so the failure can be matched to its request.
-        if (error.code === 'INTERNAL_SERVER_ERROR') {
-          req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
-        } else if (error.code === 'SERVICE_UNAVAILABLE') {
-          req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed: database unavailable');
-        }
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+    router: appRouter,
+    createContext: contextFactory({ db, config, log: app.log, now: deps.now }),
+    maxBatchSize: config.maxBatchSize,
+    transport: deps.trpcTransport,
+    onError({ path, error, type, req }) {
+      // req.log carries the request id, so the failure can be matched to its request.
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');
+      } else if (error.code === 'SERVICE_UNAVAILABLE') {
+        req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed: database unavailable');
+      }
+    },
   });
 
   if (ownsDb) {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createSession } from '../../src/auth/sessions';
 import { insertUserWithDefaultDirectory } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
+import type { TrpcTransport } from '../../src/http/trpc-transport';
 import { appRouter } from '../../src/routers/_app';
 import { buildServer } from '../../src/server';
 import { createCallerFactory, createInnerContext } from '../../src/trpc';
@@ -46,6 +47,10 @@ export interface TestAppOptions {
   wechat?: FakeWechat;
   /** Use this database instead of creating one (the caller destroys it). */
   tdb?: TestDb;
+  /** The server's clock before advanceClock (default: the real time). */
+  clock?: () => Date;
+  /** Which tRPC transport the server uses (default: the server's own choice). */
+  trpcTransport?: TrpcTransport;
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -61,9 +66,15 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   };
   const config = loadConfig(env);
   let offsetMs = 0;
-  const now = () => new Date(Date.now() + offsetMs);
+  const clock = opts.clock ?? (() => new Date());
+  const now = () => new Date(clock().getTime() + offsetMs);
   const logLines: string[] = [];
-  const app = await buildServer(config, { db: tdb.db, now, logStream: { write: (line) => logLines.push(line) } });
+  const app = await buildServer(config, {
+    db: tdb.db,
+    now,
+    logStream: { write: (line) => logLines.push(line) },
+    trpcTransport: opts.trpcTransport,
+  });
   await app.ready();
 
   const caller = (token?: string | null) =>
