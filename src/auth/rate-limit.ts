@@ -24,6 +24,11 @@ export async function registerLoginRateLimit(
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    // Most requests name no login at all: skip parsing their URL. An escaped path (auth%2Elogin)
+    // is decoded by trpcCall, as tRPC decodes it, so anything with an escape is parsed too.
+    const queryAt = req.url.indexOf('?');
+    const pathname = queryAt === -1 ? req.url : req.url.slice(0, queryAt);
+    if (!pathname.includes(LOGIN_PATH) && !pathname.includes('%')) return;
     const logins = trpcCall(req.url)?.paths.filter((p) => p === LOGIN_PATH).length ?? 0;
     for (let i = 0; i < logins; i++) {
       const result = await limiter(req);

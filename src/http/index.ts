@@ -17,7 +17,7 @@ export async function registerHttpEdge(
   config: Pick<Config, 'rateLimitMax' | 'maxBatchSize'>,
 ): Promise<void> {
   registerRequestIds(app);
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   await registerRateLimit(app, config);
   registerErrorHandlers(app, config);
   registerConnectionDraining(app);

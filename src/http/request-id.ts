@@ -18,7 +18,8 @@ export function requestIdFor(header: string | string[] | undefined): string {
 
 export function registerRequestIds(app: FastifyInstance): void {
   app.setGenReqId((raw) => requestIdFor(raw.headers[REQUEST_ID_HEADER]));
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header(REQUEST_ID_HEADER, req.id);
+    done();
   });
 }
