@@ -151,12 +151,6 @@ async function idempotentStockIn(
   now: Date,
 ): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
   const print = createHash('sha256').update(`goods.stockIn\n${canonicalInput(input)}`, 'utf8').digest('hex');
-  const stored = await rows<{ response: string }>(
-    pool,
-    'select `procedure`, `fingerprint`, `response` from `request_results` where `user_id` = ? and `request_id` = ? limit ?',
-    [userId, requestId, 1],
-  );
-  if (stored[0]) return (JSON.parse(stored[0].response) as { json: { value: never } }).json.value;
   const conn = await pool.getConnection();
   try {
     await conn.query('BEGIN');
@@ -166,9 +160,7 @@ async function idempotentStockIn(
         'insert into `request_results` (`created_at`, `fingerprint`, `procedure`, `request_id`, `response`, `user_id`) values (?, ?, ?, ?, ?, ?)',
         [now, print, 'goods.stockIn', requestId, '', userId],
       );
-      await conn.query('SAVEPOINT trx1');
       const value = await stockInTx(conn, userId, input, now);
-      await conn.query('RELEASE SAVEPOINT trx1');
       const response = JSON.stringify({ json: { ok: true, value }, meta: { values: { 'value.goods.createdAt': ['Date'], 'value.goods.lastActiveAt': ['Date'] }, v: 1 } });
       await exec(conn, 'update `request_results` set `response` = ? where `user_id` = ? and `request_id` = ?', [response, userId, requestId]);
       await conn.query('COMMIT');

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Knex } from 'knex';
 import { isDevLogin, type Config } from '../config';
 import { isRetryableTxError, isUniqueViolation, type Db } from '../db/knex';
+import { inTransaction, type Tx } from '../domain/tx';
 import { decryptUserData, type DecryptedUserData } from './decrypt';
 import { createSession } from './sessions';
 import { insertUserWithDefaultDirectory, profileColumns, toUser, USER_PUBLIC_COLUMNS, type Profile, type User } from './users';
@@ -73,7 +74,7 @@ async function identify(deps: LoginDeps, code: string): Promise<WechatIdentity |
 }
 
 async function findOrCreateUser(
-  trx: Knex.Transaction,
+  trx: Tx,
   identity: Identity,
   profile: Profile,
   now: Date,
@@ -124,7 +125,7 @@ export async function login(deps: LoginDeps, input: LoginInput): Promise<LoginRe
   const now = deps.now();
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await deps.db.transaction(async (trx) => {
+      const result = await inTransaction(deps.db, async (trx) => {
         const { userId, isNew } = await findOrCreateUser(trx, identity, profile, now);
         const session = await createSession(trx, userId, deps.config.sessionTtlDays, now);
         const row = await trx('users').select(USER_PUBLIC_COLUMNS).where({ id: userId }).first();

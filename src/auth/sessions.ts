@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { toDate, type Db } from '../db/knex';
+import { toDate, type Db, type Queryable } from '../db/knex';
 
 /** 32 random bytes, base64url: 256 bits, 43 characters. */
 const TOKEN_BYTES = 32;
@@ -32,7 +32,7 @@ export function isWellFormedToken(token: string): boolean {
 
 /** Issues a new token for the user; only its hash is stored. */
 export async function createSession(
-  db: Db | Knex.Transaction,
+  db: Queryable,
   userId: number,
   ttlDays: number,
   now: Date = new Date(),
@@ -83,6 +83,6 @@ export async function lookupSession(db: Db, token: string, now: Date = new Date(
 }
 
 /** Revokes one session (logout): other devices stay logged in. */
-export async function revokeSession(db: Db | Knex.Transaction, sessionId: number, now: Date = new Date()): Promise<void> {
+export async function revokeSession(db: Queryable, sessionId: number, now: Date = new Date()): Promise<void> {
   await db('sessions').where({ id: sessionId }).whereNull('revoked_at').update({ revoked_at: now });
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toDate, type Db } from '../db/knex';
+import { toDate, type Db, type Queryable } from '../db/knex';
 import { writeLog } from '../log/entries';
 
 export const DEFAULT_DIRECTORY_NAME = '默认';
@@ -71,7 +71,7 @@ export function profileColumns(profile: Profile): Partial<UserRow> {
   return cols;
 }
 
-export async function findUserById(db: Db | Knex.Transaction, id: number): Promise<User | null> {
+export async function findUserById(db: Queryable, id: number): Promise<User | null> {
   const row = await db('users').select(USER_PUBLIC_COLUMNS).where({ id }).first();
   return row ? toUser(row) : null;
 }
@@ -81,7 +81,7 @@ export async function findUserById(db: Db | Knex.Transaction, id: number): Promi
  * transaction: a user without a directory must never be visible.
  */
 export async function insertUserWithDefaultDirectory(
-  trx: Knex.Transaction,
+  trx: Queryable,
   fields: { openid: string; unionid?: string | null; sessionKey?: string | null; profile?: Profile },
   now: Date,
 ): Promise<number> {

@@ -123,8 +123,19 @@ export function createDb(options: DatabaseOptions = {}): Db {
   return knexFactory(knexConfig(options));
 }
 
-export function dbKind(db: Db): DbKind {
-  const client = db.client.config.client;
+/**
+ * Where a query starts: the pool (Db), a knex transaction, or a transaction of ours (Tx in
+ * src/domain/tx.ts). Functions that only read or write take this, so they work inside and outside
+ * transactions alike.
+ */
+export interface Queryable {
+  (table: string): Knex.QueryBuilder;
+  raw(sql: string, bindings?: readonly Knex.RawBinding[] | Knex.ValueDict): Knex.Raw;
+  readonly client: unknown;
+}
+
+export function dbKind(db: Pick<Queryable, 'client'>): DbKind {
+  const client = (db.client as Knex.Client).config.client;
   return client === 'mysql2' || client === 'mysql' ? 'mysql' : 'sqlite';
 }
 

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
-import { isUniqueViolation, toDate, type Db } from '../db/knex';
-import { forUpdate, inTransaction } from '../domain/tx';
+import { isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
+import { forUpdate, inTransaction, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
 
 /** A warehouse (仓库) as API.md defines it. */
@@ -25,7 +25,7 @@ interface DirectoryRow {
   total_quantity: number | string | null;
 }
 
-type Conn = Db | Knex.Transaction;
+type Conn = Queryable;
 
 export function notFound(what: 'Directory' | 'Goods'): TRPCError {
   return new TRPCError({ code: 'NOT_FOUND', message: `${what} not found` });
@@ -87,7 +87,7 @@ export async function getDirectory(db: Conn, userId: number, id: number): Promis
 }
 
 /** The live directory row (id, name) of this user, locked for the transaction on MySQL; NOT_FOUND otherwise. */
-export async function lockDirectory(trx: Knex.Transaction, userId: number, id: number): Promise<{ id: number; name: string }> {
+export async function lockDirectory(trx: Tx, userId: number, id: number): Promise<{ id: number; name: string }> {
   const row = (await forUpdate(
     trx('directories').select('id', 'name').where({ id, user_id: userId, live: 1 }),
     trx,

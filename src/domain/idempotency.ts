@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import { TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
-import type { Knex } from 'knex';
 import superjson from 'superjson';
 import { isUniqueViolation, type Db } from '../db/knex';
-import { inTransaction } from './tx';
+import { inTransaction, type Tx } from './tx';
 
 /*
  * requestId idempotency for stock changes: a retried scan on a flaky network must never count twice.
  *
- * The request_results row is inserted FIRST, inside the transaction that applies the change, and
+ * The request_results row is inserted FIRST, in the transaction that applies the change, and
  * filled with the outcome before commit. A concurrent duplicate therefore blocks on the unique key
  * (user_id, request_id) until the first commits, then gets a duplicate-key error and replays the
  * stored outcome; if the first rolls back, the duplicate proceeds as the first. The change and its
- * record commit together or not at all.
+ * record commit together or not at all. A refused change (NOT_FOUND, PRECONDITION_FAILED…) rolls
+ * back with its claim, and its refusal is then recorded in a short transaction of its own; should a
+ * duplicate have been recorded in between, that record is the one both callers get.
  */
 
 /** How long a requestId is remembered. API.md promises at least 24 h. */
@@ -98,16 +99,10 @@ export async function pruneRequestResults(db: Db, now: Date, force = false): Pro
  * later calls with other input get CONFLICT. Without a requestId `op` simply runs in a transaction.
  * Deadlocks are retried (inTransaction).
  */
-export async function idempotent<T>(
-  db: Db,
-  key: IdempotencyKey | null,
-  op: (trx: Knex.Transaction) => Promise<T>,
-): Promise<T> {
+export async function idempotent<T>(db: Db, key: IdempotencyKey | null, op: (tx: Tx) => Promise<T>): Promise<T> {
   if (!key) return inTransaction(db, op);
 
   const print = fingerprint(key.procedure, key.input);
-  const stored = await findStored(db, key.userId, key.requestId);
-  if (stored) return replay<T>(stored, print);
   try {
     await pruneRequestResults(db, key.now);
   } catch {
@@ -116,10 +111,22 @@ export async function idempotent<T>(
 
   for (let attempt = 1; ; attempt++) {
     try {
-      const outcome = await inTransaction(db, (trx) => applyOnce(trx, key, print, op));
-      return unwrap(outcome);
+      return await inTransaction(db, async (tx) => {
+        await claim(tx, key, print, '');
+        const value = await op(tx);
+        await tx('request_results')
+          .where({ user_id: key.userId, request_id: key.requestId })
+          .update({ response: superjson.stringify({ ok: true, value } satisfies Outcome<T>) });
+        return value;
+      });
     } catch (err) {
-      if (!(err instanceof DuplicateRequest)) throw err;
+      if (err instanceof TRPCError && REPLAYABLE.has(err.code)) {
+        const refusal: Outcome<T> = { ok: false, code: err.code, message: err.message };
+        if (await recordRefusal(db, key, print, refusal)) throw err;
+      } else if (!(err instanceof DuplicateRequest)) {
+        throw err;
+      }
+      // Someone else's outcome for this requestId is committed: it is the answer.
       const first = await findStored(db, key.userId, key.requestId);
       if (first) return replay<T>(first, print);
       // The row vanished between the duplicate-key error and the read (pruned): try again as first.
@@ -128,52 +135,30 @@ export async function idempotent<T>(
   }
 }
 
-async function applyOnce<T>(
-  trx: Knex.Transaction,
-  key: IdempotencyKey,
-  print: string,
-  op: (trx: Knex.Transaction) => Promise<T>,
-): Promise<Outcome<T>> {
+/** Records a refusal; false when another outcome for this requestId got committed first. */
+async function recordRefusal<T>(db: Db, key: IdempotencyKey, print: string, refusal: Outcome<T>): Promise<boolean> {
   try {
-    await trx('request_results').insert({
+    await inTransaction(db, (tx) => claim(tx, key, print, superjson.stringify(refusal)));
+    return true;
+  } catch (err) {
+    if (err instanceof DuplicateRequest) return false;
+    throw err;
+  }
+}
+
+/** Inserts this requestId's record; DuplicateRequest when one is already committed. */
+async function claim(tx: Tx, key: IdempotencyKey, print: string, response: string): Promise<void> {
+  try {
+    await tx('request_results').insert({
       user_id: key.userId,
       request_id: key.requestId,
       procedure: key.procedure,
       fingerprint: print,
-      response: '',
+      response,
       created_at: key.now,
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw new DuplicateRequest();
     throw err;
   }
-
-  let outcome: Outcome<T>;
-  let opError: unknown;
-  try {
-    // A savepoint, so that a refused change (e.g. PRECONDITION_FAILED) leaves nothing behind but
-    // still commits the record of its refusal.
-    const value = await trx.transaction(async (inner) => {
-      try {
-        return await op(inner);
-      } catch (err) {
-        opError = err;
-        throw err;
-      }
-    });
-    outcome = { ok: true, value };
-  } catch (err) {
-    // After a deadlock InnoDB has already rolled back the whole transaction, savepoint included;
-    // whatever the savepoint's rollback reports, the op's own error is what decides a retry.
-    const cause = opError ?? err;
-    if (cause instanceof TRPCError && REPLAYABLE.has(cause.code)) {
-      outcome = { ok: false, code: cause.code, message: cause.message };
-    } else {
-      throw cause;
-    }
-  }
-  await trx('request_results')
-    .where({ user_id: key.userId, request_id: key.requestId })
-    .update({ response: superjson.stringify(outcome) });
-  return outcome;
 }

@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
-import { dbKind, isUniqueViolation, toDate, type Db } from '../db/knex';
+import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
 import { notFound } from '../directory/directories';
 import { fetchPage, type Page } from '../domain/page';
-import { forUpdate, inTransaction } from '../domain/tx';
+import { forUpdate, inTransaction, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
 
 /** Goods (商品) as API.md defines them. */
@@ -31,7 +31,7 @@ export interface GoodsRow {
 
 export const GOODS_COLUMNS = ['id', 'directory_id', 'code', 'name', 'remarks', 'quantity', 'created_at', 'last_active_at'];
 
-type Conn = Db | Knex.Transaction;
+type Conn = Queryable;
 
 export function toGoods(row: GoodsRow): Goods {
   return {
@@ -114,7 +114,7 @@ export async function listGoods(
   return fetchPage<GoodsRow, Goods>(query, { idColumn: 'id', cursor: opts.cursor, limit: opts.limit, map: toGoods });
 }
 
-async function lockGoods(trx: Knex.Transaction, userId: number, id: number): Promise<GoodsRow> {
+async function lockGoods(trx: Tx, userId: number, id: number): Promise<GoodsRow> {
   const row = (await forUpdate(trx('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }), trx).first()) as
     | GoodsRow
     | undefined;
@@ -122,7 +122,7 @@ async function lockGoods(trx: Knex.Transaction, userId: number, id: number): Pro
   return row;
 }
 
-async function directoryName(trx: Knex.Transaction, directoryId: number): Promise<string | null> {
+async function directoryName(trx: Tx, directoryId: number): Promise<string | null> {
   const row = (await trx('directories').select('name').where({ id: directoryId }).first()) as { name: string } | undefined;
   return row?.name ?? null;
 }

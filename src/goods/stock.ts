@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/knex';
 import { notFound } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
-import { forUpdate } from '../domain/tx';
+import { forUpdate, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
 import { GOODS_COLUMNS, toGoods, type Goods, type GoodsRow } from './goods';
 
@@ -41,7 +41,7 @@ export interface StockOutInput {
  * UPDATE filtered on user_id/live too lets MariaDB go through a secondary index, locking index
  * entries and the row in an order that deadlocks two concurrent stock changes.
  */
-async function touchDirectory(trx: Knex.Transaction, userId: number, directoryId: number, now: Date): Promise<string> {
+async function touchDirectory(trx: Tx, userId: number, directoryId: number, now: Date): Promise<string> {
   const row = (await forUpdate(
     trx('directories').select('name').where({ id: directoryId, user_id: userId, live: 1 }),
     trx,
@@ -53,7 +53,7 @@ async function touchDirectory(trx: Knex.Transaction, userId: number, directoryId
   return row.name;
 }
 
-async function lockByCode(trx: Knex.Transaction, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
+async function lockByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
   return (await forUpdate(
     trx('goods').select(GOODS_COLUMNS).where({ directory_id: directoryId, code, user_id: userId, live: 1 }),
     trx,
@@ -64,7 +64,7 @@ async function lockByCode(trx: Knex.Transaction, userId: number, directoryId: nu
  * Adds to a goods row locked by lockByCode. The answer is built from the locked row: nobody else can
  * change it before this transaction ends, so reading it back would only cost a round trip.
  */
-async function addTo(trx: Knex.Transaction, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
+async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
   const patch: Record<string, unknown> = {
     quantity: trx.raw('?? + ?', ['quantity', input.quantity]),
     last_active_at: now,
@@ -88,7 +88,7 @@ async function addTo(trx: Knex.Transaction, row: GoodsRow, input: StockInInput, 
 }
 
 export async function stockIn(
-  trx: Knex.Transaction,
+  trx: Tx,
   userId: number,
   input: StockInInput,
   now: Date,
@@ -139,7 +139,7 @@ export async function stockIn(
 }
 
 export async function stockOut(
-  trx: Knex.Transaction,
+  trx: Tx,
   userId: number,
   input: StockOutInput,
   now: Date,

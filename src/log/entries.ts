@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toDate, type Db } from '../db/knex';
+import { toDate, type Db, type Queryable } from '../db/knex';
 import { fetchPage, type Page } from '../domain/page';
 
 export const LOG_TYPES = [
@@ -26,7 +26,7 @@ export interface NewLogEntry {
 }
 
 /** Appends one history row; call it inside the transaction of the change it records. */
-export async function writeLog(db: Db | Knex.Transaction, entry: NewLogEntry): Promise<void> {
+export async function writeLog(db: Queryable, entry: NewLogEntry): Promise<void> {
   await db('logs').insert({
     user_id: entry.userId,
     type: entry.type,

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRetryableTxError } from '../../src/db/knex';
 import { idempotent } from '../../src/domain/idempotency';
-import { inTransaction } from '../../src/domain/tx';
+import type { Queryable } from '../../src/db/knex';
+import { inTransaction, type Tx } from '../../src/domain/tx';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { countRows } from './helpers';
@@ -9,7 +10,7 @@ import { countRows } from './helpers';
 /*
  * A real InnoDB deadlock: our transaction locks directory A then B while another, heavier one
  * locks B then A. InnoDB rolls back the lighter (ours); it must be retried and apply exactly once,
- * also when the deadlock strikes inside the idempotency savepoint. SQLite has one writer and no
+ * also when the deadlock strikes inside an idempotent change. SQLite has one writer and no
  * deadlocks, so this is MySQL only.
  */
 describe('deadlock retry (MySQL)', () => {
@@ -30,7 +31,7 @@ describe('deadlock retry (MySQL)', () => {
     await tdb.destroy();
   });
 
-  const bump = (conn: typeof t.db, id: number) =>
+  const bump = (conn: Queryable, id: number) =>
     conn('directories').where({ id }).update({ use_count: conn.raw('?? + 1', ['use_count']) });
 
   async function heavyOpponent(onLockedB: () => Promise<void>): Promise<void> {
@@ -59,7 +60,7 @@ describe('deadlock retry (MySQL)', () => {
       lockedB();
       await weHaveA;
     });
-    const op = async (trx: Parameters<Parameters<typeof t.db.transaction>[0]>[0]) => {
+    const op = async (trx: Tx) => {
       attempts.n++;
       await opponentHasB;
       await bump(trx, a);
@@ -94,7 +95,7 @@ describe('deadlock retry (MySQL)', () => {
     expect(after.map(Number)).toEqual(before.map((n) => Number(n) + 1));
   });
 
-  it.runIf(process.env.TEST_DB !== 'sqlite')('a deadlock inside the idempotency savepoint is retried and recorded once', async () => {
+  it.runIf(process.env.TEST_DB !== 'sqlite')('a deadlock inside an idempotent change is retried and recorded once', async () => {
     const attempts = { n: 0, errors: [] as unknown[] };
     const { op, opponent } = deadlockingOp(attempts);
     const key = { userId: u.userId, requestId: 'dl-1', procedure: 'test.deadlock', input: { x: 1 }, now: t.now() };
