@@ -1,11 +1,120 @@
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRetryableTxError } from '../../src/db/knex';
+import { isDatabaseUnavailable, isRetryableTxError, mysqlConnectionFromUrl, type Queryable } from '../../src/db/knex';
 import { idempotent } from '../../src/domain/idempotency';
-import type { Queryable } from '../../src/db/knex';
 import { inTransaction, type Tx } from '../../src/domain/tx';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { countRows } from './helpers';
+
+/*
+ * inTransaction runs knex's builder on one held pool connection (src/domain/tx.ts): everything in
+ * it sees its own writes and nobody else does until COMMIT; an error rolls all of it back; the
+ * connection always goes back to the pool, and one that may still hold a transaction never does.
+ */
+describe('inTransaction', () => {
+  let tdb: TestDb;
+  let t: TestApp;
+  let u: TestUser;
+  let dir: number;
+  beforeAll(async () => {
+    tdb = await createTestDb({ poolMax: 2 });
+    t = await createTestApp({ tdb });
+    u = await t.newUser();
+    dir = (await u.caller.directory.create({ name: 'tx' })).id;
+  });
+  afterAll(async () => {
+    await t.close();
+    await tdb.destroy();
+  });
+
+  const logRow = (note: string) => ({ user_id: u.userId, type: 'stock.in', directory_name: note, created_at: t.now() });
+  const count = (note: string) => countRows(t.db, 'logs', { user_id: u.userId, directory_name: note });
+
+  it('sees its own writes, hides them from others until COMMIT, then commits them all', async () => {
+    let seenInside = -1;
+    let seenOutside = -1;
+    await inTransaction(t.db, async (tx) => {
+      await tx('logs').insert(logRow('commit'));
+      await tx('directories').where({ id: dir }).update({ use_count: tx.raw('?? + 1', ['use_count']) });
+      const row = (await tx('logs').count({ n: '*' }).where({ directory_name: 'commit' }).first()) as { n: number | string };
+      seenInside = Number(row.n);
+      // SQLite has one connection, held by this transaction: an outside read would wait for it.
+      if (t.kind === 'mysql') seenOutside = await count('commit');
+    });
+    expect(seenInside).toBe(1);
+    if (t.kind === 'mysql') expect(seenOutside).toBe(0);
+    expect(await count('commit')).toBe(1);
+    expect(Number((await t.db('directories').where({ id: dir }).first()).use_count)).toBe(1);
+  });
+
+  it('rolls every statement back when the work throws, and hands the error back unchanged', async () => {
+    const boom = new Error('refused half way');
+    await expect(
+      inTransaction(t.db, async (tx) => {
+        await tx('logs').insert(logRow('rollback'));
+        await tx('directories').where({ id: dir }).update({ name: 'renamed' });
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await count('rollback')).toBe(0);
+    expect((await t.db('directories').where({ id: dir }).first()).name).toBe('tx');
+  });
+
+  it('returns the connection to the pool after every outcome (a pool of 2 survives 40 transactions)', async () => {
+    for (let i = 0; i < 20; i++) {
+      await expect(
+        inTransaction(t.db, async (tx) => {
+          await tx('logs').insert(logRow('pool'));
+          await tx('no_such_table').select('*');
+        }),
+      ).rejects.toThrow();
+    }
+    const ok = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        inTransaction(t.db, async (tx) => {
+          await tx('logs').insert(logRow('pool-ok'));
+          return i;
+        }),
+      ),
+    );
+    expect(ok).toHaveLength(20);
+    expect(await count('pool')).toBe(0);
+    expect(await count('pool-ok')).toBe(20);
+  });
+
+  it.runIf(process.env.TEST_DB !== 'sqlite')('never hands out again a connection that died inside a transaction', async () => {
+    const base = mysqlConnectionFromUrl(tdb.url!);
+    const admin = await mysql.createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
+    let killedId = 0;
+    try {
+      const err = await inTransaction(t.db, async (tx) => {
+        await tx('logs').insert(logRow('killed'));
+        const [[row]] = (await tx.raw('select connection_id() as id')) as unknown as [[{ id: number }]];
+        killedId = Number(row.id);
+        await admin.query('KILL ?', [killedId]);
+        await tx('logs').insert(logRow('killed'));
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isDatabaseUnavailable(err)).toBe(true);
+    } finally {
+      await admin.end();
+    }
+    expect(await count('killed')).toBe(0);
+    // Every connection the pool hands out afterwards is alive, and none is the killed one.
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        inTransaction(t.db, async (tx) => {
+          const [[row]] = (await tx.raw('select connection_id() as id')) as unknown as [[{ id: number }]];
+          return Number(row.id);
+        }),
+      ),
+    );
+    expect(ids).not.toContain(killedId);
+  });
+});
 
 /*
  * A real InnoDB deadlock: our transaction locks directory A then B while another, heavier one
