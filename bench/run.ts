@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { buildServerBundle } from '../scripts/build-server';
 import type { Db } from '../src/db/knex';
 import { runCorrectness, type CorrectnessResult } from './correctness';
 import { compare, type LoadSpec, type Measurement } from './load';
@@ -30,6 +31,12 @@ import type { ChildMessage, ServerProcessInit, ServerSpec } from './server-proce
  */
 
 const RESULTS_DIR = path.resolve(__dirname, 'results');
+/**
+ * The server processes run compiled, as `npm start` runs the server (scripts/build-server.ts): the
+ * real server, the ladder and the bare baseline alike, with production's node flags.
+ */
+const SERVER_PROCESS_JS = path.resolve(__dirname, '../dist/bench/server-process.js');
+const SERVER_NODE_FLAGS = ['--enable-source-maps'];
 const BATCH_SIZE = 5;
 const THROUGHPUT_TARGET = 0.8;
 const SCALE_P99_TARGET = 1.5;
@@ -55,11 +62,11 @@ async function startServers(group: string, init: ServerProcessInit, opts: BenchO
   const fd = openSync(logFile, 'w');
   const profileDir = path.join(RESULTS_DIR, 'profiles', group);
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
-  const child = fork(path.join(__dirname, 'server-process.ts'), [], {
+  const child = fork(SERVER_PROCESS_JS, [], {
     // Log lines go to a file, as a deployment writes them somewhere: their cost is real.
     stdio: ['ignore', fd, 'inherit', 'ipc'],
     env: { ...process.env, BENCH_SERVERS: JSON.stringify(init) },
-    execArgv: [...process.execArgv, ...nodeFlags, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    execArgv: [...SERVER_NODE_FLAGS, ...nodeFlags, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   });
   closeSync(fd);
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
@@ -237,6 +244,7 @@ async function main(): Promise<number> {
   const dbs: Array<{ name: string; db: Db }> = [];
   let servers: Servers[] = [];
   try {
+    await buildServerBundle(path.join(__dirname, 'server-process.ts'), SERVER_PROCESS_JS);
     say(`seeding ${baseName}: ${opts.smallGoods.toLocaleString('en')} goods rows`);
     const small = await freshDatabase(opts.databaseUrl, baseName, opts.dropIndexes);
     dbs.push({ name: baseName, db: small.db });

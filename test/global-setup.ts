@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { buildServerBundle } from '../scripts/build-server';
 import { mysqlConnectionFromUrl } from '../src/db/knex';
 import { MYSQL_START_HINT, testDatabaseUrl } from './helpers/env';
 
@@ -7,9 +8,11 @@ const STALE_AFTER_SECONDS = 2 * 3600;
 
 /**
  * Fails the whole run, loudly, when MySQL is not reachable: the suite must not quietly turn into a
- * SQLite-only run. Creates the base test database and sweeps stale per-file databases.
+ * SQLite-only run. Creates the base test database and sweeps stale per-file databases. Builds the
+ * server that the process tests start, from the sources under test.
  */
 export default async function setup(): Promise<void> {
+  await buildServerBundle();
   const url = testDatabaseUrl();
   const { database, ...conn } = mysqlConnectionFromUrl(url);
   let connection;

@@ -1,13 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(__dirname, '../..');
-// tsx as a loader inside the one node process, as `npm start` runs it. Not the tsx CLI: its parent
-// process SIGKILLs the server when a busy event loop acknowledges SIGTERM later than 30 ms, which
-// cut graceful shutdown short under load (exit 143, in-flight requests dropped).
-const TSX_LOADER = pathToFileURL(createRequire(path.join(ROOT, 'package.json')).resolve('tsx')).href;
+
+/**
+ * The node arguments of package.json's `start` script (the built server; test/global-setup.ts
+ * builds it once per run), with its file made absolute. Node itself is the process, not npm, so
+ * the signals the tests send reach the server.
+ */
+function startArgs(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [node, ...args] = start.split(/\s+/);
+  if (node !== 'node') throw new Error(`package.json start script should run node directly: ${start}`);
+  return args.map((a) => (a.startsWith('-') ? a : path.join(ROOT, a)));
+}
+const START_ARGS = startArgs();
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -18,9 +26,9 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `src/index.ts` as `npm start` does (node --import tsx), in `cwd`, with exactly `env` (plus PATH). */
+/** Runs the built server as `npm start` does, in `cwd`, with exactly `env` (plus PATH). */
 export function runServerOnce(env: Record<string, string>, cwd = ROOT): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/index.ts')], {
+  const child = spawn(process.execPath, START_ARGS, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
