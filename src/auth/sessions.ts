@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { toDate, type Db, type Queryable } from '../db/knex';
+import { preparedSelect } from '../db/prepared';
 
 /** 32 random bytes, base64url: 256 bits, 43 characters. */
 const TOKEN_BYTES = 32;
@@ -58,20 +59,22 @@ export type SessionLookup =
  * What a token names. One SELECT by the unique token hash; the revoked/expired checks happen on the
  * row so the refusal can say which it was. A malformed token is refused before touching the database.
  */
+interface SessionRow {
+  id: number;
+  user_id: number;
+  expires_at: Date | number;
+  last_seen_at: Date | number;
+  revoked_at: Date | number | null;
+}
+
+/** Runs on every protected request: compiled once (src/db/prepared.ts). */
+const selectSession = preparedSelect<{ tokenHash: string }, SessionRow>((q, p) =>
+  q('sessions').select('id', 'user_id', 'expires_at', 'last_seen_at', 'revoked_at').where({ token_hash: p.tokenHash }).first(),
+);
+
 export async function lookupSession(db: Db, token: string, now: Date = new Date()): Promise<SessionLookup> {
   if (!isWellFormedToken(token)) return { status: 'malformed' };
-  const row = (await db('sessions')
-    .select('id', 'user_id', 'expires_at', 'last_seen_at', 'revoked_at')
-    .where({ token_hash: hashToken(token) })
-    .first()) as
-    | {
-        id: number;
-        user_id: number;
-        expires_at: Date | number;
-        last_seen_at: Date | number;
-        revoked_at: Date | number | null;
-      }
-    | undefined;
+  const [row] = await selectSession(db, { tokenHash: hashToken(token) });
   if (!row) return { status: 'unknown' };
   if (row.revoked_at !== null) return { status: 'revoked' };
   const expiresAt = toDate(row.expires_at);

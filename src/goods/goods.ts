@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
 import { notFound } from '../directory/directories';
 import { fetchPage, type Page } from '../domain/page';
+import { preparedSelect } from '../db/prepared';
 import { forUpdate, inTransaction, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
 
@@ -63,17 +64,23 @@ export async function assertDirectory(db: Conn, userId: number, directoryId: num
   if (!row) throw notFound('Directory');
 }
 
+/** The scan's one statement, compiled once (src/db/prepared.ts): it runs for every scan. */
+const selectScan = preparedSelect<{ userId: number; directoryId: number; code: string }, Omit<GoodsRow, 'id'> & { id: number | null }>(
+  (q, p) =>
+    q('directories as d')
+      .leftJoin('goods as g', (join) =>
+        join.on('g.directory_id', 'd.id').andOn('g.user_id', 'd.user_id').andOnVal('g.code', p.code).andOnVal('g.live', 1),
+      )
+      .where({ 'd.id': p.directoryId, 'd.user_id': p.userId, 'd.live': 1 })
+      .first(GOODS_COLUMNS.map((c) => `g.${c}`)),
+);
+
 /**
  * What is on hand for a scanned code in one of the user's directories, or null. One round trip:
  * the directory row (NOT_FOUND when missing, deleted or another user's) left-joined to the goods.
  */
 export async function scanGoods(db: Db, userId: number, directoryId: number, code: string): Promise<Goods | null> {
-  const row = (await db('directories as d')
-    .leftJoin('goods as g', (join) =>
-      join.on('g.directory_id', 'd.id').andOn('g.user_id', 'd.user_id').andOnVal('g.code', code).andOnVal('g.live', 1),
-    )
-    .where({ 'd.id': directoryId, 'd.user_id': userId, 'd.live': 1 })
-    .first(GOODS_COLUMNS.map((c) => `g.${c}`))) as (Omit<GoodsRow, 'id'> & { id: number | null }) | undefined;
+  const [row] = await selectScan(db, { userId, directoryId, code });
   if (!row) throw notFound('Directory');
   return row.id === null ? null : toGoods({ ...row, id: row.id });
 }

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparedSelect } from '../../src/db/prepared';
+import { GOODS_COLUMNS } from '../../src/goods/goods';
+import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+
+/*
+ * preparedSelect (src/db/prepared.ts) compiles a builder query once per database kind and binds each
+ * call's values: it must answer exactly what the same builder query answers, for any values, and
+ * refuse a query that would silently ignore a parameter.
+ */
+
+let t: TestApp;
+let u: TestUser;
+let dir: number;
+const codes = ['6901', "o'brien", '%_\\', '扫码 商品', '👩‍👩‍👧‍👦', 'x'.repeat(255)];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  u = await t.newUser();
+  dir = (await u.caller.directory.list())[0]!.id;
+  for (const code of codes) await u.caller.goods.stockIn({ directoryId: dir, code, quantity: 2 });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+describe('preparedSelect', () => {
+  it('answers what the builder answers, for every value, and builds the query once', async () => {
+    let builds = 0;
+    const byCode = preparedSelect<{ userId: number; directoryId: number; code: string }, Record<string, unknown>>((q, p) => {
+      builds++;
+      return q('goods').select(GOODS_COLUMNS).where({ user_id: p.userId, directory_id: p.directoryId, code: p.code, live: 1 }).orderBy('id');
+    });
+    for (const code of [...codes, 'missing', '']) {
+      const expected = await t
+        .db('goods')
+        .select(GOODS_COLUMNS)
+        .where({ user_id: u.userId, directory_id: dir, code, live: 1 })
+        .orderBy('id');
+      expect(await byCode(t.db, { userId: u.userId, directoryId: dir, code })).toEqual(expected);
+    }
+    expect(builds).toBe(1);
+  });
+
+  it('binds a parameter used twice, and keeps the values the query fixes', async () => {
+    const twice = preparedSelect<{ userId: number }, { n: number | string }>((q, p) =>
+      q('goods').count({ n: '*' }).where({ user_id: p.userId, live: 1 }).orWhere({ user_id: p.userId, quantity: 2 }),
+    );
+    const [row] = await twice(t.db, { userId: u.userId });
+    expect(Number(row!.n)).toBe(codes.length);
+    const [none] = await twice(t.db, { userId: 2_000_000_000 });
+    expect(Number(none!.n)).toBe(0);
+  });
+
+  it('refuses a query that reads a parameter without binding it', async () => {
+    const careless = preparedSelect<{ userId: number; code: string }, unknown>((q, p) => {
+      void p.code;
+      return q('goods').select('id').where({ user_id: p.userId });
+    });
+    await expect(careless(t.db, { userId: u.userId, code: 'x' })).rejects.toThrow(/does not bind code/);
+  });
+});
