@@ -193,27 +193,27 @@ async function answer<TRouter extends AnyTRPCRouter>(
   const report = (error: TRPCError, path: string | undefined, input: unknown) =>
     onError?.({ error, path, input, ctx, type, req } as Parameters<NonNullable<typeof onError>>[0]);
 
-  const results = await Promise.all(
-    plan.paths.map(async (path, batchIndex): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
-      try {
-        if (ctxError) throw ctxError;
-        const data = await callTRPCProcedure({
-          router,
-          path,
-          getRawInput: async () => inputs.read(batchIndex),
-          ctx,
-          type,
-          signal: undefined,
-          batchIndex,
-        });
-        return [undefined, data];
-      } catch (cause) {
-        const error = getTRPCErrorFromUnknown(cause);
-        report(error, path, inputs.result(batchIndex));
-        return [error, undefined];
-      }
-    }),
-  );
+  const call = async (path: string, batchIndex: number): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
+    try {
+      if (ctxError) throw ctxError;
+      const data = await callTRPCProcedure({
+        router,
+        path,
+        getRawInput: async () => inputs.read(batchIndex),
+        ctx,
+        type,
+        signal: undefined,
+        batchIndex,
+      });
+      return [undefined, data];
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      report(error, path, inputs.result(batchIndex));
+      return [error, undefined];
+    }
+  };
+  // Calls of a batch run concurrently, as tRPC runs them.
+  const results = plan.isBatchCall ? await Promise.all(plan.paths.map(call)) : [await call(plan.paths[0]!, 0)];
 
   const streamRefusal = () =>
     new TRPCError({
