@@ -1,10 +1,10 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import superjson from 'superjson';
 import { z, ZodError } from 'zod';
 import { lookupSession, type SessionLookup, type SessionUser } from './auth/sessions';
 import type { Config } from './config';
 import { isDatabaseUnavailable, type Db } from './db/knex';
+import { transformer } from './transformer';
 
 export const SESSION_HEADER = 'x-session-token';
 
@@ -77,7 +77,8 @@ export function contextFactory(deps: ContextDeps) {
 }
 
 const t = initTRPC.context<Context>().create({
-  transformer: superjson,
+  // superjson on the wire, with the server's shortcuts (src/transformer.ts).
+  transformer,
   errorFormatter({ shape, error, ctx }) {
     const zodError = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
     const isProduction = ctx?.config.nodeEnv === 'production';
