@@ -134,6 +134,18 @@ export interface Queryable {
   readonly client: unknown;
 }
 
+const HELD_CONNECTION = Symbol('held connection');
+
+/** Marks `q` as running on one connection (a transaction's), which heldConnection() then returns. */
+export function holdConnection(q: Queryable, conn: unknown): void {
+  Object.defineProperty(q, HELD_CONNECTION, { value: conn });
+}
+
+/** The connection a transaction's Queryable runs on; undefined for the pool. */
+export function heldConnection(q: Queryable): unknown {
+  return (q as { [HELD_CONNECTION]?: unknown })[HELD_CONNECTION];
+}
+
 export function dbKind(db: Pick<Queryable, 'client'>): DbKind {
   const client = (db.client as Knex.Client).config.client;
   return client === 'mysql2' || client === 'mysql' ? 'mysql' : 'sqlite';

@@ -1,29 +1,39 @@
 import type { Knex } from 'knex';
-import { dbKind, type DbKind, type Queryable } from './knex';
+import { dbKind, heldConnection, type DbKind, type Queryable } from './knex';
 
-/** Stands for a parameter while a prepared query is compiled. */
+/*
+ * Statements on every request's path (the session lookup, the scan, the stock changes), written
+ * with knex's builder, compiled once per database kind, then run with each call's values bound to
+ * them by the driver. Building and compiling the same SQL for every request, and knex's runner
+ * around each statement, cost more of the server's CPU than the round trip itself
+ * (bench/README.md).
+ *
+ * `build` receives the parameters as placeholders: it may only hand them to the builder as values
+ * (where, on-values, update and insert values, raw bindings), never inspect them or make SQL text
+ * from them. A parameter the compiled statement does not bind is refused at the first call.
+ */
+
+/** Stands for a parameter while a statement is compiled. */
 class Placeholder {
   constructor(readonly name: string) {}
 }
 
 interface Compiled {
   sql: string;
-  /** The compiled query's bindings: values the query fixes, and placeholders for the parameters. */
+  /** The compiled statement's bindings: values it fixes, and placeholders for the parameters. */
   bindings: readonly unknown[];
 }
 
-/**
- * A SELECT written with knex's builder, compiled once per database kind, then run with each call's
- * values bound to it. For the queries on every request's path (the session lookup, the scan):
- * building and compiling the same SQL again for every request cost more CPU than running it.
- *
- * `build` receives the parameters as placeholders: it may only pass them to the builder as values
- * (where, on-values, limits), never inspect them or build SQL text from them. A placeholder the
- * compiled query does not bind is refused at the first call.
- */
-export function preparedSelect<P extends Record<string, unknown>, Row>(
-  build: (q: Queryable, params: P) => Knex.QueryBuilder,
-): (q: Queryable, params: P) => Promise<Row[]> {
+/** What an INSERT, UPDATE or DELETE did. */
+export interface WriteResult {
+  affectedRows: number;
+  /** The AUTO_INCREMENT / rowid of an INSERT's row. */
+  insertId: number;
+}
+
+type Build<P> = (q: Queryable, params: P) => Knex.QueryBuilder;
+
+function compiler<P extends Record<string, unknown>>(build: Build<P>): (q: Queryable, params: P) => { kind: DbKind; sql: string; values: unknown[] } {
   const compiled = new Map<DbKind, Compiled>();
   const compile = (q: Queryable, kind: DbKind): Compiled => {
     const used = new Set<string>();
@@ -37,17 +47,106 @@ export function preparedSelect<P extends Record<string, unknown>, Row>(
     const { sql, bindings } = build(q, placeholders).toSQL() as { sql: string; bindings: readonly unknown[] };
     const bound = new Set(bindings.filter((b): b is Placeholder => b instanceof Placeholder).map((b) => b.name));
     const unbound = [...used].filter((name) => !bound.has(name));
-    if (unbound.length > 0) throw new Error(`prepared query does not bind ${unbound.join(', ')}: ${sql}`);
+    if (unbound.length > 0) throw new Error(`prepared statement does not bind ${unbound.join(', ')}: ${sql}`);
     const entry = { sql, bindings: [...bindings] };
     compiled.set(kind, entry);
     return entry;
   };
-  return async (q, params) => {
+  return (q, params) => {
     const kind = dbKind(q);
     const { sql, bindings } = compiled.get(kind) ?? compile(q, kind);
-    const values = bindings.map((b) => (b instanceof Placeholder ? params[b.name] : b)) as Knex.RawBinding[];
-    const result: unknown = await q.raw(sql, values);
-    // knex.raw answers with the driver's own shape: mysql2 [rows, fields], better-sqlite3 rows.
-    return (kind === 'mysql' ? (result as [Row[]])[0] : result) as Row[];
+    return { kind, sql, values: bindings.map((b) => (b instanceof Placeholder ? params[b.name] : b)) };
   };
+}
+
+/** A SELECT: answers its rows. */
+export function preparedSelect<P extends Record<string, unknown>, Row>(build: Build<P>): (q: Queryable, params: P) => Promise<Row[]> {
+  const bind = compiler(build);
+  return async (q, params) => {
+    const { kind, sql, values } = bind(q, params);
+    return (await run(q, kind, sql, values)) as Row[];
+  };
+}
+
+/** An INSERT, UPDATE or DELETE: answers what it did. */
+export function preparedWrite<P extends Record<string, unknown>>(build: Build<P>): (q: Queryable, params: P) => Promise<WriteResult> {
+  const bind = compiler(build);
+  return async (q, params) => {
+    const { kind, sql, values } = bind(q, params);
+    return writeResult(kind, await run(q, kind, sql, values));
+  };
+}
+
+function writeResult(kind: DbKind, result: unknown): WriteResult {
+  if (kind === 'mysql') {
+    const header = result as { affectedRows: number; insertId: number };
+    return { affectedRows: header.affectedRows, insertId: header.insertId };
+  }
+  const info = result as { changes: number; lastInsertRowid: number | bigint };
+  return { affectedRows: info.changes, insertId: Number(info.lastInsertRowid) };
+}
+
+/** The parts of knex's client used here: its pool, and its events (forwarded by the knex instance). */
+export interface KnexClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(conn: unknown): Promise<void>;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+/** Runs on the connection a transaction holds, or on one from knex's pool for this statement alone. */
+async function run(q: Queryable, kind: DbKind, sql: string, values: unknown[]): Promise<unknown> {
+  const client = q.client as KnexClient;
+  const held = heldConnection(q);
+  if (held !== undefined) return runOn(client, kind, held, sql, values);
+  const conn = await client.acquireConnection();
+  try {
+    return await runOn(client, kind, conn, sql, values);
+  } finally {
+    // Synchronous inside (knex resolves at once): not awaited, which would only cost a turn.
+    void client.releaseConnection(conn);
+  }
+}
+
+/**
+ * One statement through the driver's own call on `conn`, as knex's runner would send it, minus
+ * building a Raw, compiling it again and its debug output. knex's `query`, `query-response` and
+ * `query-error` events are still emitted, so whatever watches the queries sees these too (tests
+ * count session lookups that way). Answers the driver's result: rows for a SELECT, mysql2's
+ * ResultSetHeader or better-sqlite3's RunResult otherwise.
+ */
+export async function runOn(client: KnexClient, kind: DbKind, conn: unknown, sql: string, values: unknown[] = []): Promise<unknown> {
+  const query = { method: 'raw', sql, bindings: values, __knexUid: (conn as { __knexUid?: string }).__knexUid };
+  client.emit('query', query);
+  try {
+    const result = await driverRun(kind, conn, sql, values);
+    client.emit('query-response', result, query);
+    return result;
+  } catch (err) {
+    client.emit('query-error', err, query);
+    throw err;
+  }
+}
+
+interface MysqlConnection {
+  query(options: { sql: string; values: unknown[] }, cb: (err: Error | null, result: unknown) => void): void;
+}
+interface SqliteStatement {
+  reader: boolean;
+  all(values: unknown[]): unknown[];
+  run(values: unknown[]): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+
+function driverRun(kind: DbKind, conn: unknown, sql: string, values: unknown[]): Promise<unknown> {
+  if (kind === 'mysql') {
+    return new Promise((resolve, reject) => {
+      (conn as MysqlConnection).query({ sql, values }, (err, result) => (err ? reject(err) : resolve(result)));
+    });
+  }
+  // As knex's better-sqlite3 client binds them: dates as epoch milliseconds, booleans as 0/1.
+  const sqliteValues = values.map((v) => (v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v));
+  const statement = (conn as SqliteConnection).prepare(sql);
+  return Promise.resolve(statement.reader ? statement.all(sqliteValues) : statement.run(sqliteValues));
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import superjson from 'superjson';
 import { isUniqueViolation, type Db } from '../db/knex';
+import { preparedWrite } from '../db/prepared';
+import { serialize } from '../transformer';
 import { inTransaction, type Tx } from './tx';
 
 /*
@@ -114,9 +116,8 @@ export async function idempotent<T>(db: Db, key: IdempotencyKey | null, op: (tx:
       return await inTransaction(db, async (tx) => {
         await claim(tx, key, print, '');
         const value = await op(tx);
-        await tx('request_results')
-          .where({ user_id: key.userId, request_id: key.requestId })
-          .update({ response: superjson.stringify({ ok: true, value } satisfies Outcome<T>) });
+        const response = JSON.stringify(serialize({ ok: true, value } satisfies Outcome<T>));
+        await recordResponse(tx, { userId: key.userId, requestId: key.requestId, response });
         return value;
       });
     } catch (err) {
@@ -146,17 +147,26 @@ async function recordRefusal<T>(db: Db, key: IdempotencyKey, print: string, refu
   }
 }
 
+/** Prepared (src/db/prepared.ts), as the stock changes they record are. */
+const insertClaim = preparedWrite<{ userId: number; requestId: string; procedure: string; print: string; response: string; now: Date }>(
+  (q, p) =>
+    q('request_results').insert({
+      user_id: p.userId,
+      request_id: p.requestId,
+      procedure: p.procedure,
+      fingerprint: p.print,
+      response: p.response,
+      created_at: p.now,
+    }),
+);
+const recordResponse = preparedWrite<{ userId: number; requestId: string; response: string }>((q, p) =>
+  q('request_results').where({ user_id: p.userId, request_id: p.requestId }).update({ response: p.response }),
+);
+
 /** Inserts this requestId's record; DuplicateRequest when one is already committed. */
 async function claim(tx: Tx, key: IdempotencyKey, print: string, response: string): Promise<void> {
   try {
-    await tx('request_results').insert({
-      user_id: key.userId,
-      request_id: key.requestId,
-      procedure: key.procedure,
-      fingerprint: print,
-      response,
-      created_at: key.now,
-    });
+    await insertClaim(tx, { userId: key.userId, requestId: key.requestId, procedure: key.procedure, print, response, now: key.now });
   } catch (err) {
     if (isUniqueViolation(err)) throw new DuplicateRequest();
     throw err;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { dbKind, isRetryableTxError, type Db, type Queryable } from '../db/knex';
+import { dbKind, holdConnection, isRetryableTxError, type Db, type Queryable } from '../db/knex';
+import { runOn, type KnexClient } from '../db/prepared';
 
 const MAX_ATTEMPTS = 5;
 
@@ -24,12 +25,18 @@ function bound(db: Db, conn: Connection): Tx {
   const tx = ((table: string) => db(table).connection(conn)) as Tx;
   tx.raw = (sql, bindings) => (bindings === undefined ? db.raw(sql) : db.raw(sql, bindings)).connection(conn);
   Object.defineProperty(tx, 'client', { value: db.client });
+  holdConnection(tx, conn);
   return tx;
+}
+
+/** BEGIN, COMMIT and ROLLBACK go to the driver directly, as prepared statements do (src/db/prepared.ts). */
+function send(db: Db, conn: Connection, sql: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<unknown> {
+  return runOn(db.client as KnexClient, dbKind(db), conn, sql);
 }
 
 async function rollback(db: Db, conn: Connection): Promise<void> {
   try {
-    await db.raw('ROLLBACK').connection(conn);
+    await send(db, conn, 'ROLLBACK');
   } catch {
     // ROLLBACK fails only on a connection that died, and the server has already rolled back what
     // that connection did. knex's pool checks connections when it hands them out and replaces a
@@ -40,17 +47,17 @@ async function rollback(db: Db, conn: Connection): Promise<void> {
 async function once<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const conn: Connection = await db.client.acquireConnection();
   try {
-    await db.raw('BEGIN').connection(conn);
+    await send(db, conn, 'BEGIN');
     try {
       const result = await fn(bound(db, conn));
-      await db.raw('COMMIT').connection(conn);
+      await send(db, conn, 'COMMIT');
       return result;
     } catch (err) {
       await rollback(db, conn);
       throw err;
     }
   } finally {
-    await db.client.releaseConnection(conn);
+    void db.client.releaseConnection(conn);
   }
 }
 

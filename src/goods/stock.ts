@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
-import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/knex';
+import { preparedSelect, preparedWrite } from '../db/prepared';
 import { notFound } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
 import { forUpdate, type Tx } from '../domain/tx';
@@ -35,29 +35,71 @@ export interface StockOutInput {
   quantity: number;
 }
 
-/**
- * Locks a live directory of the user and bumps its use_count/last_active_at; NOT_FOUND otherwise.
- * The lock is a primary-key SELECT … FOR UPDATE and the UPDATE names the primary key alone: an
- * UPDATE filtered on user_id/live too lets MariaDB go through a secondary index, locking index
- * entries and the row in an order that deadlocks two concurrent stock changes.
+/*
+ * Every statement of a stock change is prepared (src/db/prepared.ts): they run on every scan-in and
+ * scan-out, and knex building and running them again each time cost more CPU than the statements.
  */
+
+/**
+ * The directory lock is a primary-key SELECT … FOR UPDATE and the UPDATE names the primary key
+ * alone: an UPDATE filtered on user_id/live too lets MariaDB go through a secondary index, locking
+ * index entries and the row in an order that deadlocks two concurrent stock changes.
+ */
+const lockDirectory = preparedSelect<{ userId: number; directoryId: number }, { name: string }>((q, p) =>
+  forUpdate(q('directories').select('name').where({ id: p.directoryId, user_id: p.userId, live: 1 }), q).first(),
+);
+const bumpDirectory = preparedWrite<{ directoryId: number; now: Date }>((q, p) =>
+  q('directories')
+    .where({ id: p.directoryId })
+    .update({ use_count: q.raw('?? + 1', ['use_count']), last_active_at: p.now }),
+);
+const lockGoods = preparedSelect<{ userId: number; directoryId: number; code: string }, GoodsRow>((q, p) =>
+  forUpdate(q('goods').select(GOODS_COLUMNS).where({ directory_id: p.directoryId, code: p.code, user_id: p.userId, live: 1 }), q).first(),
+);
+
+type AddParams = {
+  id: number;
+  quantity: number;
+  /** Largest quantity on hand before the addition that keeps it within MAX_QUANTITY. */
+  limit: number;
+  now: Date;
+  name: string;
+  remarks: string;
+};
+/** The conditional UPDATE of a stock-in, with or without a new name and remarks: four statements. */
+function addStatement(withName: boolean, withRemarks: boolean) {
+  return preparedWrite<AddParams>((q, p) =>
+    q('goods')
+      .where({ id: p.id })
+      .where('quantity', '<=', p.limit)
+      .update({
+        quantity: q.raw('?? + ?', ['quantity', p.quantity]),
+        last_active_at: p.now,
+        ...(withName ? { name: p.name } : {}),
+        ...(withRemarks ? { remarks: p.remarks } : {}),
+      }),
+  );
+}
+const addStatements = [addStatement(false, false), addStatement(true, false), addStatement(false, true), addStatement(true, true)];
+
+const takeQuantity = preparedWrite<{ id: number; quantity: number; now: Date }>((q, p) =>
+  q('goods')
+    .where({ id: p.id })
+    .where('quantity', '>=', p.quantity)
+    .update({ quantity: q.raw('?? - ?', ['quantity', p.quantity]), last_active_at: p.now }),
+);
+
+/** Locks a live directory of the user and bumps its use_count/last_active_at; NOT_FOUND otherwise. */
 async function touchDirectory(trx: Tx, userId: number, directoryId: number, now: Date): Promise<string> {
-  const row = (await forUpdate(
-    trx('directories').select('name').where({ id: directoryId, user_id: userId, live: 1 }),
-    trx,
-  ).first()) as { name: string } | undefined;
+  const [row] = await lockDirectory(trx, { userId, directoryId });
   if (!row) throw notFound('Directory');
-  await trx('directories')
-    .where({ id: directoryId })
-    .update({ use_count: trx.raw('?? + 1', ['use_count']), last_active_at: now });
+  await bumpDirectory(trx, { directoryId, now });
   return row.name;
 }
 
 async function lockByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
-  return (await forUpdate(
-    trx('goods').select(GOODS_COLUMNS).where({ directory_id: directoryId, code, user_id: userId, live: 1 }),
-    trx,
-  ).first()) as GoodsRow | undefined;
+  const [row] = await lockGoods(trx, { userId, directoryId, code });
+  return row;
 }
 
 /**
@@ -65,17 +107,16 @@ async function lockByCode(trx: Tx, userId: number, directoryId: number, code: st
  * change it before this transaction ends, so reading it back would only cost a round trip.
  */
 async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
-  const patch: Record<string, unknown> = {
-    quantity: trx.raw('?? + ?', ['quantity', input.quantity]),
-    last_active_at: now,
-  };
-  if (input.name) patch.name = input.name;
-  if (input.remarks) patch.remarks = input.remarks;
-  const changed = await trx('goods')
-    .where({ id: row.id })
-    .where('quantity', '<=', MAX_QUANTITY - input.quantity)
-    .update(patch);
-  if (changed === 0) {
+  const add = addStatements[(input.name ? 1 : 0) + (input.remarks ? 2 : 0)]!;
+  const { affectedRows } = await add(trx, {
+    id: row.id,
+    quantity: input.quantity,
+    limit: MAX_QUANTITY - input.quantity,
+    now,
+    name: input.name ?? '',
+    remarks: input.remarks ?? '',
+  });
+  if (affectedRows === 0) {
     throw new TRPCError({ code: 'BAD_REQUEST', message: `Quantity on hand cannot exceed ${MAX_QUANTITY}` });
   }
   return toGoods({
@@ -147,11 +188,8 @@ export async function stockOut(
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   const existing = await lockByCode(trx, userId, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');
-  const changed = await trx('goods')
-    .where({ id: existing.id })
-    .where('quantity', '>=', input.quantity)
-    .update({ quantity: trx.raw('?? - ?', ['quantity', input.quantity]), last_active_at: now });
-  if (changed === 0) {
+  const { affectedRows } = await takeQuantity(trx, { id: existing.id, quantity: input.quantity, now });
+  if (affectedRows === 0) {
     throw new TRPCError({
       code: 'PRECONDITION_FAILED',
       message: `Not enough stock: ${Number(existing.quantity)} on hand, ${input.quantity} requested`,

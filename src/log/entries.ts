@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { toDate, type Db, type Queryable } from '../db/knex';
+import { preparedWrite } from '../db/prepared';
 import { fetchPage, type Page } from '../domain/page';
 
 export const LOG_TYPES = [
@@ -25,18 +26,35 @@ export interface NewLogEntry {
   createdAt: Date;
 }
 
+type LogParams = Required<{ [K in keyof NewLogEntry]: Exclude<NewLogEntry[K], undefined> }>;
+
+/** Prepared (src/db/prepared.ts): every stock change writes one. */
+const insertLog = preparedWrite<LogParams>((q, p) =>
+  q('logs').insert({
+    user_id: p.userId,
+    type: p.type,
+    directory_id: p.directoryId,
+    directory_name: p.directoryName,
+    goods_id: p.goodsId,
+    goods_name: p.goodsName,
+    delta: p.delta,
+    quantity_after: p.quantityAfter,
+    created_at: p.createdAt,
+  }),
+);
+
 /** Appends one history row; call it inside the transaction of the change it records. */
 export async function writeLog(db: Queryable, entry: NewLogEntry): Promise<void> {
-  await db('logs').insert({
-    user_id: entry.userId,
+  await insertLog(db, {
+    userId: entry.userId,
     type: entry.type,
-    directory_id: entry.directoryId ?? null,
-    directory_name: entry.directoryName ?? null,
-    goods_id: entry.goodsId ?? null,
-    goods_name: entry.goodsName ?? null,
+    directoryId: entry.directoryId ?? null,
+    directoryName: entry.directoryName ?? null,
+    goodsId: entry.goodsId ?? null,
+    goodsName: entry.goodsName ?? null,
     delta: entry.delta ?? null,
-    quantity_after: entry.quantityAfter ?? null,
-    created_at: entry.createdAt,
+    quantityAfter: entry.quantityAfter ?? null,
+    createdAt: entry.createdAt,
   });
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparedSelect } from '../../src/db/prepared';
+import { inTransaction } from '../../src/domain/tx';
 import { GOODS_COLUMNS } from '../../src/goods/goods';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 
@@ -59,5 +60,32 @@ describe('preparedSelect', () => {
       return q('goods').select('id').where({ user_id: p.userId });
     });
     await expect(careless(t.db, { userId: u.userId, code: 'x' })).rejects.toThrow(/does not bind code/);
+  });
+
+  it("runs on a transaction's own connection: it sees what the transaction wrote and nothing else does", async () => {
+    const names = preparedSelect<{ userId: number; code: string }, { name: string }>((q, p) =>
+      q('goods').select('name').where({ user_id: p.userId, code: p.code }),
+    );
+    const seen = await inTransaction(t.db, async (tx) => {
+      await tx('goods').where({ user_id: u.userId, directory_id: dir, code: '6901' }).update({ name: 'inside' });
+      const [inside] = await names(tx, { userId: u.userId, code: '6901' });
+      // SQLite has one connection: the pool would wait for this transaction, so only MySQL can look.
+      const [outside] = t.kind === 'mysql' ? await names(t.db, { userId: u.userId, code: '6901' }) : [undefined];
+      return { inside: inside?.name, outside: outside?.name };
+    });
+    expect(seen.inside).toBe('inside');
+    if (t.kind === 'mysql') expect(seen.outside).not.toBe('inside');
+    const [after] = await names(t.db, { userId: u.userId, code: '6901' });
+    expect(after?.name).toBe('inside');
+  });
+
+  it('passes a database error through and gives the connection back', async () => {
+    const broken = preparedSelect<{ userId: number }, unknown>((q, p) => q('no_such_table').select('id').where({ id: p.userId }));
+    for (let i = 0; i < 15; i++) await expect(broken(t.db, { userId: 1 })).rejects.toThrow(/no_such_table/);
+    // The pool would be exhausted (it holds 10 at most) had a failed call kept its connection.
+    const [row] = await preparedSelect<{ userId: number }, { id: number }>((q, p) => q('users').select('id').where({ id: p.userId }))(t.db, {
+      userId: u.userId,
+    });
+    expect(row?.id).toBe(u.userId);
   });
 });
