@@ -104,10 +104,9 @@ function planOf(req: FastifyRequest, router: AnyTRPCRouter, maxBatchSize: number
   const urlPath = (req.params as { path?: unknown }).path;
   // tRPC decodes the path once more; a path with an escape left in it takes tRPC's own route.
   if (typeof urlPath !== 'string' || urlPath.includes('%')) return null;
-  const queryAt = req.url.indexOf('?');
-  const search = new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1));
-  if (search.has('connectionParams')) return null;
-  const isBatchCall = search.get('batch') === '1';
+  const query = searchParams(req);
+  if (query.connectionParams !== undefined) return null;
+  const isBatchCall = query.batch === '1';
   const paths = isBatchCall ? urlPath.split(',') : [urlPath];
   if (isBatchCall && paths.length > maxBatchSize) return null;
 
@@ -121,7 +120,36 @@ function planOf(req: FastifyRequest, router: AnyTRPCRouter, maxBatchSize: number
     type = procedureType;
   }
   if (type === null) return null;
-  return { type, paths, isBatchCall, rawInput: method === 'GET' ? search.get('input') : (req.body as string) };
+  return { type, paths, isBatchCall, rawInput: method === 'GET' ? (query.input ?? null) : (req.body as string) };
+}
+
+/**
+ * The query parameters as tRPC reads them (URLSearchParams, first value of each), from the query
+ * Fastify has already parsed rather than parsing the URL a second time. The two parsers agree
+ * except on a malformed escape, which URLSearchParams turns into U+FFFD and Fastify's parser leaves
+ * as written; so a value still holding a '%' is read again the way tRPC reads it.
+ */
+const QUERY_NAMES = ['input', 'batch', 'connectionParams'] as const;
+type Query = Record<(typeof QUERY_NAMES)[number], string | undefined>;
+
+function searchParams(req: FastifyRequest): Query {
+  const parsed = req.query as Record<string, string | string[] | undefined>;
+  const out = {} as Query;
+  for (const name of QUERY_NAMES) {
+    const raw = parsed[name];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value?.includes('%')) return searchParamsAsTrpc(req);
+    out[name] = value;
+  }
+  return out;
+}
+
+function searchParamsAsTrpc(req: FastifyRequest): Query {
+  const queryAt = req.url.indexOf('?');
+  const search = new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1));
+  const out = {} as Query;
+  for (const name of QUERY_NAMES) out[name] = search.get(name) ?? undefined;
+  return out;
 }
 
 /**
@@ -185,7 +213,9 @@ async function answer<TRouter extends AnyTRPCRouter>(
   let ctx: inferRouterContext<TRouter> | undefined;
   let ctxError: TRPCError | undefined;
   try {
-    ctx = await opts.createContext({ req, res: reply });
+    const made = opts.createContext({ req, res: reply });
+    // Our context factory is synchronous: awaiting its plain value would only cost a turn.
+    ctx = isPromiseLike(made) ? await made : (made as inferRouterContext<TRouter>);
   } catch (cause) {
     ctxError = getTRPCErrorFromUnknown(cause);
   }
@@ -251,7 +281,8 @@ async function answer<TRouter extends AnyTRPCRouter>(
   const body = JSON.stringify(transformTRPCResponse(config, plan.isBatchCall ? items : items[0]!));
   // The identity serializer keeps Fastify from adding a charset parameter to the JSON string, which
   // the stock adapter does not send; a string (not bytes) leaves in one write with the headers.
-  await reply.code(status).header('vary', 'trpc-accept, accept').header('content-type', 'application/json').serializer(sentAsIs).send(body);
+  // Not awaited: awaiting a reply waits for the socket to finish, which nothing here needs.
+  reply.code(status).header('vary', 'trpc-accept, accept').header('content-type', 'application/json').serializer(sentAsIs).send(body);
 }
 
 const sentAsIs = (payload: unknown) => payload as string;

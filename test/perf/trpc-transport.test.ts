@@ -167,12 +167,16 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     await expectSame(query('goods.get', { id: goodsId }), 'lean');
     await expectSame(query('goods.list', { directoryId: dir, limit: 1 }), 'lean');
     await expectSame(query('goods.list', { directoryId: dir, search: '%' }), 'lean');
+    // A malformed escape: URLSearchParams (tRPC) reads U+FFFD where Fastify's parser keeps '%E4%BD'.
+    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: 'X' })).replace('X', '%E4%BD')}`, headers: token() }, 'lean');
+    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: '6901' }))}&input=%7B`, headers: token() }, 'lean');
     await expectSame(mutation('goods.update', { id: goodsId, name: '矿泉水' }), 'lean');
     await expectSame(query('log.list', { type: 'stock.in', limit: 2 }), 'lean');
     await expectSame(mutation('directory.create', { name: '仓库二' }), 'lean');
     await expectSame(mutation('auth.updateProfile', { nickname: '店长', gender: 1 }), 'lean');
     await expectSame(queryBatch(['goods.scan', 'goods.scan', 'auth.me', 'directory.list'], [{ directoryId: dir, code: '6901' }, { directoryId: dir, code: 'x' }, undefined, {}]), 'lean');
-    await expectSame(mutationBatch(['goods.stockIn', 'goods.stockOut'], [{ directoryId: dir, code: '6903' }, { directoryId: dir, code: '6903' }]), 'lean');
+    // Calls of a batch run concurrently: on one code, which of the two locks it first would be a race.
+    await expectSame(mutationBatch(['goods.stockIn', 'goods.stockOut'], [{ directoryId: dir, code: '6903' }, { directoryId: dir, code: '6901' }]), 'lean');
     await expectSame(queryBatch(['auth.me'], [undefined]), 'lean');
     await expectSame({ method: 'GET', url: `/trpc/goods%2Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() }, 'lean');
     // Extra query parameters, a JSON content type on a GET, a charset and upper case.
@@ -278,7 +282,9 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     let total = 0;
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
-        const paths = r.batch ? r.paths : r.paths.slice(0, 1);
+        // Mutations of one batch run concurrently, and two writes to one row would race to it, so the
+        // servers could rightly differ: random mutation batches hold one call (fixed cases hold more).
+        const paths = r.batch && !r.post ? r.paths : r.paths.slice(0, 1);
         const inputs = r.inputs.slice(0, paths.length);
         let req = r.post
           ? r.batch
