@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preparedSelect } from '../../src/db/prepared';
+import { preparedSelect, preparedWrite } from '../../src/db/prepared';
 import { inTransaction } from '../../src/domain/tx';
 import { GOODS_COLUMNS } from '../../src/goods/goods';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
@@ -87,5 +87,45 @@ describe('preparedSelect', () => {
       userId: u.userId,
     });
     expect(row?.id).toBe(u.userId);
+  });
+
+  it('writes: answers the rows an UPDATE changed and the id an INSERT made, as knex would', async () => {
+    const rename = preparedWrite<{ userId: number; code: string; name: string; now: Date }>((q, p) =>
+      q('goods').where({ user_id: p.userId, code: p.code }).update({ name: p.name, last_active_at: p.now }),
+    );
+    const when = new Date('2026-01-02T03:04:05.000Z');
+    expect(await rename(t.db, { userId: u.userId, code: '6901', name: '改名', now: when })).toMatchObject({ affectedRows: 1 });
+    expect(await rename(t.db, { userId: u.userId, code: 'missing', name: 'x', now: when })).toMatchObject({ affectedRows: 0 });
+    const row = await t.db('goods').where({ user_id: u.userId, code: '6901' }).first();
+    expect(row.name).toBe('改名');
+    // A Date is stored as knex stores it on each database, so knex reads back the same instant.
+    const viaKnex = await t.db('goods').where({ user_id: u.userId, code: "o'brien" }).update({ last_active_at: when });
+    expect(viaKnex).toBe(1);
+    const both = await t.db('goods').whereIn('code', ['6901', "o'brien"]).where({ user_id: u.userId }).select('last_active_at');
+    expect(new Set(both.map((r: { last_active_at: unknown }) => String(r.last_active_at))).size).toBe(1);
+
+    const addDirectory = preparedWrite<{ userId: number; name: string; now: Date }>((q, p) =>
+      q('directories').insert({ user_id: p.userId, name: p.name, created_at: p.now, last_active_at: p.now }),
+    );
+    const { insertId } = await addDirectory(t.db, { userId: u.userId, name: '新仓库', now: when });
+    const made = await t.db('directories').where({ id: insertId }).first();
+    expect(made).toMatchObject({ user_id: u.userId, name: '新仓库' });
+  });
+
+  it("emits knex's query events, so what watches queries sees prepared ones too", async () => {
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+    const onError = (_err: unknown, q: { sql: string }) => errors.push(q.sql);
+    t.db.on('query', onQuery).on('query-error', onError);
+    try {
+      await preparedSelect<{ id: number }, unknown>((q, p) => q('users').select('id').where({ id: p.id }))(t.db, { id: u.userId });
+      await expect(preparedSelect<{ id: number }, unknown>((q, p) => q('nowhere').where({ id: p.id }))(t.db, { id: 1 })).rejects.toThrow();
+    } finally {
+      t.db.off('query', onQuery).off('query-error', onError);
+    }
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatch(/from [`"]users[`"]/);
+    expect(errors).toEqual([seen[1]]);
   });
 });
