@@ -45,6 +45,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
+    // One line per request instead, written by the HTTP edge (src/http/access-log.ts).
+    disableRequestLogging: true,
     bodyLimit: config.bodyLimit,
     trustProxy: trustProxyOption(config.trustProxy),
     // Batched calls put every path into one URL segment.

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config';
+import { registerAccessLog } from './access-log';
 import { registerConnectionDraining } from './drain';
 import { registerErrorHandlers } from './errors';
 import { registerRateLimit } from './rate-limit';
@@ -7,8 +8,8 @@ import { registerRequestIds } from './request-id';
 import { registerSecurityHeaders } from './security';
 
 /**
- * The HTTP edge: request ids, security headers, the global rate limit, clear 4xx for garbage, and
- * connection draining on close. Call it right after creating the app, before any route, so every
+ * The HTTP edge: request ids, the access log, security headers, the global rate limit, clear 4xx
+ * for garbage, and connection draining on close. Call it right after creating the app, before any route, so every
  * route and plugin inherits it. The hooks run in this order: ids first (so even a refusal carries
  * one), then headers, then the limit.
  */
@@ -17,6 +18,7 @@ export async function registerHttpEdge(
   config: Pick<Config, 'rateLimitMax' | 'maxBatchSize'>,
 ): Promise<void> {
   registerRequestIds(app);
+  registerAccessLog(app);
   registerSecurityHeaders(app);
   await registerRateLimit(app, config);
   registerErrorHandlers(app, config);

@@ -193,7 +193,17 @@ describe('security headers, CORS and request ids', () => {
     expect(a).toMatch(/^[0-9a-f-]{36}$/);
     expect(a).not.toBe(b);
     const lines = t.logLines.map((l) => JSON.parse(l) as { reqId?: string; msg: string });
-    expect(lines.filter((l) => l.reqId === 'lb-7f3a.42:abc').map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
+    // One access line per request, once it is answered, saying what was asked and what came of it.
+    const access = lines.filter((l) => l.reqId === 'lb-7f3a.42:abc');
+    expect(access).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'request completed',
+        req: expect.objectContaining({ method: 'GET', url: '/healthz', remoteAddress: '127.0.0.1' }),
+        res: { statusCode: 200 },
+        responseTime: expect.any(Number),
+      }),
+    ]);
   });
 
   it('writes the request id into every log line of every request, refusals included', async () => {
