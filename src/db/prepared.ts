@@ -128,7 +128,7 @@ export async function runOn(client: KnexClient, kind: DbKind, conn: unknown, sql
 }
 
 interface MysqlConnection {
-  query(options: { sql: string; values: unknown[] }, cb: (err: Error | null, result: unknown) => void): void;
+  query(sql: string, values: unknown[], cb: (err: Error | null, result: unknown) => void): void;
 }
 interface SqliteStatement {
   reader: boolean;
@@ -142,7 +142,8 @@ interface SqliteConnection {
 function driverRun(kind: DbKind, conn: unknown, sql: string, values: unknown[]): Promise<unknown> {
   if (kind === 'mysql') {
     return new Promise((resolve, reject) => {
-      (conn as MysqlConnection).query({ sql, values }, (err, result) => (err ? reject(err) : resolve(result)));
+      // (sql, values, cb) rather than an options object, which mysql2 copies field by field.
+      (conn as MysqlConnection).query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
     });
   }
   // As knex's better-sqlite3 client binds them: dates as epoch milliseconds, booleans as 0/1.
