@@ -175,8 +175,9 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     await expectSame(mutation('directory.create', { name: '仓库二' }), 'lean');
     await expectSame(mutation('auth.updateProfile', { nickname: '店长', gender: 1 }), 'lean');
     await expectSame(queryBatch(['goods.scan', 'goods.scan', 'auth.me', 'directory.list'], [{ directoryId: dir, code: '6901' }, { directoryId: dir, code: 'x' }, undefined, {}]), 'lean');
-    // Calls of a batch run concurrently: on one code, which of the two locks it first would be a race.
-    await expectSame(mutationBatch(['goods.stockIn', 'goods.stockOut'], [{ directoryId: dir, code: '6903' }, { directoryId: dir, code: '6901' }]), 'lean');
+    // Calls of a batch run concurrently, so of two writes either may commit first (and get the lower
+    // log id): one write and one refusal (no such goods) answer the same in either order.
+    await expectSame(mutationBatch(['goods.stockIn', 'goods.stockOut'], [{ directoryId: dir, code: '6903' }, { directoryId: dir, code: 'absent' }]), 'lean');
     await expectSame(queryBatch(['auth.me'], [undefined]), 'lean');
     await expectSame({ method: 'GET', url: `/trpc/goods%2Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() }, 'lean');
     // Extra query parameters, a JSON content type on a GET, a charset and upper case.
@@ -264,7 +265,15 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
         { requiredKeys: [] },
       ),
       fc.constant(undefined),
-      fc.jsonValue({ maxDepth: 2 }),
+      // Only what a client can send: superjson refuses keys like "prototype" before any request.
+      fc.jsonValue({ maxDepth: 2 }).filter((v) => {
+        try {
+          superjson.serialize(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
     );
     const request = fc.record({
       post: fc.boolean(),
