@@ -32,8 +32,9 @@ export interface WriteResult {
 }
 
 type Build<P> = (q: Queryable, params: P) => Knex.QueryBuilder;
+type Bind<P> = (q: Queryable, params: P) => { kind: DbKind; sql: string; values: unknown[] };
 
-function compiler<P extends Record<string, unknown>>(build: Build<P>): (q: Queryable, params: P) => { kind: DbKind; sql: string; values: unknown[] } {
+function compiler<P extends Record<string, unknown>>(build: Build<P>): Bind<P> {
   const compiled = new Map<DbKind, Compiled>();
   const compile = (q: Queryable, kind: DbKind): Compiled => {
     const used = new Set<string>();
@@ -62,19 +63,13 @@ function compiler<P extends Record<string, unknown>>(build: Build<P>): (q: Query
 /** A SELECT: answers its rows. */
 export function preparedSelect<P extends Record<string, unknown>, Row>(build: Build<P>): (q: Queryable, params: P) => Promise<Row[]> {
   const bind = compiler(build);
-  return async (q, params) => {
-    const { kind, sql, values } = bind(q, params);
-    return (await run(q, kind, sql, values)) as Row[];
-  };
+  return (q, params) => runBound(q, bind, params) as Promise<Row[]>;
 }
 
 /** An INSERT, UPDATE or DELETE: answers what it did. */
 export function preparedWrite<P extends Record<string, unknown>>(build: Build<P>): (q: Queryable, params: P) => Promise<WriteResult> {
   const bind = compiler(build);
-  return async (q, params) => {
-    const { kind, sql, values } = bind(q, params);
-    return writeResult(kind, await run(q, kind, sql, values));
-  };
+  return (q, params) => runBound(q, bind, params).then((result) => writeResult(dbKind(q), result));
 }
 
 function writeResult(kind: DbKind, result: unknown): WriteResult {
@@ -86,6 +81,21 @@ function writeResult(kind: DbKind, result: unknown): WriteResult {
   return { affectedRows: info.changes, insertId: Number(info.lastInsertRowid) };
 }
 
+/*
+ * From here on promise chains rather than async functions: these run several times per request,
+ * and each async layer costs turns of the microtask queue that the profile showed (bench/README.md).
+ */
+
+function runBound<P extends Record<string, unknown>>(q: Queryable, bind: Bind<P>, params: P): Promise<unknown> {
+  let bound: ReturnType<Bind<P>>;
+  try {
+    bound = bind(q, params);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  return run(q, bound.kind, bound.sql, bound.values);
+}
+
 /** The parts of knex's client used here: its pool, and its events (forwarded by the knex instance). */
 export interface KnexClient {
   acquireConnection(): Promise<unknown>;
@@ -94,17 +104,24 @@ export interface KnexClient {
 }
 
 /** Runs on the connection a transaction holds, or on one from knex's pool for this statement alone. */
-async function run(q: Queryable, kind: DbKind, sql: string, values: unknown[]): Promise<unknown> {
+function run(q: Queryable, kind: DbKind, sql: string, values: unknown[]): Promise<unknown> {
   const client = q.client as KnexClient;
   const held = heldConnection(q);
   if (held !== undefined) return runOn(client, kind, held, sql, values);
-  const conn = await client.acquireConnection();
-  try {
-    return await runOn(client, kind, conn, sql, values);
-  } finally {
-    // Synchronous inside (knex resolves at once): not awaited, which would only cost a turn.
-    void client.releaseConnection(conn);
-  }
+  return client.acquireConnection().then((conn) => {
+    // knex releases synchronously (its promise is already resolved): nothing to wait for.
+    const release = () => void client.releaseConnection(conn);
+    return runOn(client, kind, conn, sql, values).then(
+      (result) => {
+        release();
+        return result;
+      },
+      (err: unknown) => {
+        release();
+        throw err;
+      },
+    );
+  });
 }
 
 /**
@@ -114,17 +131,19 @@ async function run(q: Queryable, kind: DbKind, sql: string, values: unknown[]): 
  * count session lookups that way). Answers the driver's result: rows for a SELECT, mysql2's
  * ResultSetHeader or better-sqlite3's RunResult otherwise.
  */
-export async function runOn(client: KnexClient, kind: DbKind, conn: unknown, sql: string, values: unknown[] = []): Promise<unknown> {
+export function runOn(client: KnexClient, kind: DbKind, conn: unknown, sql: string, values: unknown[] = []): Promise<unknown> {
   const query = { method: 'raw', sql, bindings: values, __knexUid: (conn as { __knexUid?: string }).__knexUid };
   client.emit('query', query);
-  try {
-    const result = await driverRun(kind, conn, sql, values);
-    client.emit('query-response', result, query);
-    return result;
-  } catch (err) {
-    client.emit('query-error', err, query);
-    throw err;
-  }
+  return driverRun(kind, conn, sql, values).then(
+    (result) => {
+      client.emit('query-response', result, query);
+      return result;
+    },
+    (err: unknown) => {
+      client.emit('query-error', err, query);
+      throw err;
+    },
+  );
 }
 
 interface MysqlConnection {
@@ -148,6 +167,10 @@ function driverRun(kind: DbKind, conn: unknown, sql: string, values: unknown[]):
   }
   // As knex's better-sqlite3 client binds them: dates as epoch milliseconds, booleans as 0/1.
   const sqliteValues = values.map((v) => (v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v));
-  const statement = (conn as SqliteConnection).prepare(sql);
-  return Promise.resolve(statement.reader ? statement.all(sqliteValues) : statement.run(sqliteValues));
+  try {
+    const statement = (conn as SqliteConnection).prepare(sql);
+    return Promise.resolve(statement.reader ? statement.all(sqliteValues) : statement.run(sqliteValues));
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }
