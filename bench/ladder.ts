@@ -19,7 +19,7 @@ import { contextFactory, protectedProcedure, publicProcedure, router } from '../
  *   L2f the same through tRPC's stock Fastify adapter (fetch Request/Response), for comparison
  *   L2d L2 awaiting one trivial query through knex (`select 1`): the price of a round trip
  *   L3  + protectedProcedure: the session lookup (one indexed SELECT)
- * and then the real goods.scan (directory check + goods lookup through knex) is row 1's subject.
+ * and then the real goods.scan (one prepared statement: directory check + goods lookup) is row 1's subject.
  */
 
 const GOODS = {
