@@ -105,9 +105,9 @@ async function stockInTx(
   input: { directoryId: number; code: string; quantity: number },
   now: Date,
 ): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
-  const [dir] = await rows<{ name: string }>(
+  const [dir] = await rows<{ id: number; name: string }>(
     conn,
-    'select `name` from `directories` where `id` = ? and `user_id` = ? and `live` = ? limit ? for update',
+    'select `id`, `name` from `directories` where `id` = ? and `user_id` = ? and `live` = ? limit ? for update',
     [input.directoryId, userId, 1, 1],
   );
   if (!dir) throw new HttpError(404, 'NOT_FOUND');

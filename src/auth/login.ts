@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Knex } from 'knex';
 import { isDevLogin, type Config } from '../config';
 import { isRetryableTxError, isUniqueViolation, type Db } from '../db/knex';
 import { inTransaction, type Tx } from '../domain/tx';

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import { toDate, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
 
@@ -55,10 +54,6 @@ export type SessionLookup =
   | { status: 'ok'; session: ResolvedSession }
   | { status: 'malformed' | 'unknown' | 'expired' | 'revoked' };
 
-/**
- * What a token names. One SELECT by the unique token hash; the revoked/expired checks happen on the
- * row so the refusal can say which it was. A malformed token is refused before touching the database.
- */
 interface SessionRow {
   id: number;
   user_id: number;
@@ -72,6 +67,10 @@ const selectSession = preparedSelect<{ tokenHash: string }, SessionRow>((q, p) =
   q('sessions').select('id', 'user_id', 'expires_at', 'last_seen_at', 'revoked_at').where({ token_hash: p.tokenHash }).first(),
 );
 
+/**
+ * What a token names. One SELECT by the unique token hash; the revoked/expired checks happen on the
+ * row so the refusal can say which it was. A malformed token is refused before touching the database.
+ */
 export async function lookupSession(db: Db, token: string, now: Date = new Date()): Promise<SessionLookup> {
   if (!isWellFormedToken(token)) return { status: 'malformed' };
   const [row] = await selectSession(db, { tokenHash: hashToken(token) });

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import { toDate, type Db, type Queryable } from '../db/knex';
+import { toDate, type Queryable } from '../db/knex';
 import { writeLog } from '../log/entries';
 
 export const DEFAULT_DIRECTORY_NAME = '默认';

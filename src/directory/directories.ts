@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
 import { isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
+import { preparedSelect } from '../db/prepared';
 import { forUpdate, inTransaction, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
 
@@ -86,12 +87,18 @@ export async function getDirectory(db: Conn, userId: number, id: number): Promis
   return toDirectory(row);
 }
 
-/** The live directory row (id, name) of this user, locked for the transaction on MySQL; NOT_FOUND otherwise. */
+/** Prepared (src/db/prepared.ts): every stock change takes this lock first. */
+const selectForUpdate = preparedSelect<{ userId: number; id: number }, { id: number; name: string }>((q, p) =>
+  forUpdate(q('directories').select('id', 'name').where({ id: p.id, user_id: p.userId, live: 1 }), q).first(),
+);
+
+/**
+ * The live directory row (id, name) of this user, locked for the transaction on MySQL; NOT_FOUND
+ * otherwise. A primary-key SELECT … FOR UPDATE, so that a following UPDATE by primary key takes no
+ * other lock (see touchDirectory in src/goods/stock.ts).
+ */
 export async function lockDirectory(trx: Tx, userId: number, id: number): Promise<{ id: number; name: string }> {
-  const row = (await forUpdate(
-    trx('directories').select('id', 'name').where({ id, user_id: userId, live: 1 }),
-    trx,
-  ).first()) as { id: number; name: string } | undefined;
+  const [row] = await selectForUpdate(trx, { userId, id });
   if (!row) throw notFound('Directory');
   return { id: Number(row.id), name: row.name };
 }

@@ -14,10 +14,7 @@ const MAX_ATTEMPTS = 5;
  * change's statements (bench/README.md). Our transactions never nest, so knex's builder bound to a
  * held pool connection (its documented `.connection()`) is all they need.
  */
-export interface Tx extends Queryable {
-  (table: string): Knex.QueryBuilder;
-  raw(sql: string, bindings?: readonly Knex.RawBinding[] | Knex.ValueDict): Knex.Raw;
-}
+export type Tx = Queryable;
 
 type Connection = unknown;
 

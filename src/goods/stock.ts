@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { isUniqueViolation } from '../db/knex';
 import { preparedSelect, preparedWrite } from '../db/prepared';
-import { notFound } from '../directory/directories';
+import { lockDirectory, notFound } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
 import { forUpdate, type Tx } from '../domain/tx';
 import { writeLog } from '../log/entries';
@@ -41,13 +41,10 @@ export interface StockOutInput {
  */
 
 /**
- * The directory lock is a primary-key SELECT … FOR UPDATE and the UPDATE names the primary key
+ * The directory is locked by primary key (lockDirectory) and the UPDATE names the primary key
  * alone: an UPDATE filtered on user_id/live too lets MariaDB go through a secondary index, locking
  * index entries and the row in an order that deadlocks two concurrent stock changes.
  */
-const lockDirectory = preparedSelect<{ userId: number; directoryId: number }, { name: string }>((q, p) =>
-  forUpdate(q('directories').select('name').where({ id: p.directoryId, user_id: p.userId, live: 1 }), q).first(),
-);
 const bumpDirectory = preparedWrite<{ directoryId: number; now: Date }>((q, p) =>
   q('directories')
     .where({ id: p.directoryId })
@@ -91,10 +88,9 @@ const takeQuantity = preparedWrite<{ id: number; quantity: number; now: Date }>(
 
 /** Locks a live directory of the user and bumps its use_count/last_active_at; NOT_FOUND otherwise. */
 async function touchDirectory(trx: Tx, userId: number, directoryId: number, now: Date): Promise<string> {
-  const [row] = await lockDirectory(trx, { userId, directoryId });
-  if (!row) throw notFound('Directory');
+  const { name } = await lockDirectory(trx, userId, directoryId);
   await bumpDirectory(trx, { directoryId, now });
-  return row.name;
+  return name;
 }
 
 async function lockByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {

@@ -9,8 +9,8 @@ import { registerSecurityHeaders } from './security';
 
 /**
  * The HTTP edge: request ids, the access log, security headers, the global rate limit, clear 4xx
- * for garbage, and connection draining on close. Call it right after creating the app, before any route, so every
- * route and plugin inherits it. The hooks run in this order: ids first (so even a refusal carries
+ * for garbage, and connection draining on close. Call it right after creating the app, before any
+ * route, so every route and plugin inherits it. The hooks run in this order: ids first (so even a refusal carries
  * one), then headers, then the limit.
  */
 export async function registerHttpEdge(

@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import { toDate, type Db, type Queryable } from '../db/knex';
 import { preparedWrite } from '../db/prepared';
 import { fetchPage, type Page } from '../domain/page';
