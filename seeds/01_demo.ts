@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { insertUserWithDefaultDirectory } from '../src/auth/users';
-import { writeLog } from '../src/log/entries';
+import { recordHistory } from '../src/history/history';
 
 /*
  * A demo shop: one user with two more warehouses besides `默认`, a few dozen goods and the
@@ -50,7 +50,7 @@ export async function seed(knex: Knex): Promise<void> {
         last_active_at: at,
         live: true,
       })) as number[];
-      await writeLog(trx, { userId, type: 'directory.create', directoryId: id, directoryName: w.name, createdAt: at });
+      await recordHistory(trx, { userId, type: 'directory.create', directoryId: id, directoryName: w.name, createdAt: at });
       warehouses.push({ id: id as number, name: w.name, items: w.items });
     }
 
@@ -80,7 +80,7 @@ export async function seed(knex: Knex): Promise<void> {
           quantity += delta;
           uses += 1;
           await trx('goods').where({ id: goodsId }).update({ quantity, last_active_at: at });
-          await writeLog(trx, {
+          await recordHistory(trx, {
             userId,
             type: stockIn ? 'stock.in' : 'stock.out',
             directoryId: w.id,

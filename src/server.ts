@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerLoginRateLimit } from './auth/rate-limit';
 import { registerHttpEdge } from './http';
 import { sendError } from './http/errors';
@@ -46,7 +46,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
     // One line per request instead, written by the HTTP edge (src/http/access-log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     trustProxy: trustProxyOption(config.trustProxy),
     // Batched calls put every path into one URL segment.

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isDevLogin, type Config } from '../config';
 import { isRetryableTxError, isUniqueViolation, type Db } from '../db/knex';
-import { inTransaction, type Tx } from '../domain/tx';
+import { inTransaction, type Tx } from '../db/tx';
 import { decryptUserData, type DecryptedUserData } from './decrypt';
 import { createSession } from './sessions';
 import { insertUserWithDefaultDirectory, profileColumns, toUser, USER_PUBLIC_COLUMNS, type Profile, type User } from './users';

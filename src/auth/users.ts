@@ -1,5 +1,5 @@
 import { toDate, type Queryable } from '../db/knex';
-import { writeLog } from '../log/entries';
+import { recordHistory } from '../history/history';
 
 export const DEFAULT_DIRECTORY_NAME = '默认';
 
@@ -102,7 +102,7 @@ export async function insertUserWithDefaultDirectory(
     last_active_at: now,
     live: true,
   })) as number[];
-  await writeLog(trx, {
+  await recordHistory(trx, {
     userId,
     type: 'directory.create',
     directoryId: directoryId ?? null,

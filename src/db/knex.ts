@@ -125,7 +125,7 @@ export function createDb(options: DatabaseOptions = {}): Db {
 
 /**
  * Where a query starts: the pool (Db), a knex transaction, or a transaction of ours (Tx in
- * src/domain/tx.ts). Functions that only read or write take this, so they work inside and outside
+ * src/db/tx.ts). Functions that only read or write take this, so they work inside and outside
  * transactions alike.
  */
 export interface Queryable {

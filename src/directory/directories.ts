@@ -2,8 +2,8 @@ import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
 import { isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
-import { forUpdate, inTransaction, type Tx } from '../domain/tx';
-import { writeLog } from '../log/entries';
+import { forUpdate, inTransaction, type Tx } from '../db/tx';
+import { recordHistory } from '../history/history';
 
 /** A warehouse (仓库) as API.md defines it. */
 export interface Directory {
@@ -124,7 +124,7 @@ export async function createDirectory(db: Db, userId: number, name: string, now:
       throw err;
     }
     if (id === undefined) throw new Error('insert into directories returned no id');
-    await writeLog(trx, { userId, type: 'directory.create', directoryId: id, directoryName: name, createdAt: now });
+    await recordHistory(trx, { userId, type: 'directory.create', directoryId: id, directoryName: name, createdAt: now });
     return getDirectory(trx, userId, id);
   });
 }
@@ -138,7 +138,7 @@ export async function renameDirectory(db: Db, userId: number, id: number, name: 
       if (isUniqueViolation(err)) throw duplicateName(name);
       throw err;
     }
-    await writeLog(trx, { userId, type: 'directory.rename', directoryId: id, directoryName: name, createdAt: now });
+    await recordHistory(trx, { userId, type: 'directory.rename', directoryId: id, directoryName: name, createdAt: now });
     return getDirectory(trx, userId, id);
   });
 }
@@ -152,6 +152,6 @@ export async function deleteDirectory(db: Db, userId: number, id: number, now: D
     const dir = await lockDirectory(trx, userId, id);
     await trx('goods').where({ directory_id: id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
     await trx('directories').where({ id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
-    await writeLog(trx, { userId, type: 'directory.delete', directoryId: id, directoryName: dir.name, createdAt: now });
+    await recordHistory(trx, { userId, type: 'directory.delete', directoryId: id, directoryName: dir.name, createdAt: now });
   });
 }

@@ -4,7 +4,7 @@ import superjson from 'superjson';
 import { isUniqueViolation, type Db } from '../db/knex';
 import { preparedWrite } from '../db/prepared';
 import { serialize } from '../transformer';
-import { inTransaction, type Tx } from './tx';
+import { inTransaction, type Tx } from '../db/tx';
 
 /*
  * requestId idempotency for stock changes: a retried scan on a flaky network must never count twice.

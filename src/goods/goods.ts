@@ -4,8 +4,8 @@ import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../d
 import { notFound } from '../directory/directories';
 import { fetchPage, type Page } from '../domain/page';
 import { preparedSelect } from '../db/prepared';
-import { forUpdate, inTransaction, type Tx } from '../domain/tx';
-import { writeLog } from '../log/entries';
+import { forUpdate, inTransaction, type Tx } from '../db/tx';
+import { recordHistory } from '../history/history';
 
 /** Goods (商品) as API.md defines them. */
 export interface Goods {
@@ -155,7 +155,7 @@ export async function updateGoods(db: Db, userId: number, id: number, changes: G
       }
       throw err;
     }
-    await writeLog(trx, {
+    await recordHistory(trx, {
       userId,
       type: 'goods.update',
       directoryId: current.directory_id,
@@ -172,7 +172,7 @@ export async function deleteGoods(db: Db, userId: number, id: number, now: Date)
   await inTransaction(db, async (trx) => {
     const current = await lockGoods(trx, userId, id);
     await trx('goods').where({ id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
-    await writeLog(trx, {
+    await recordHistory(trx, {
       userId,
       type: 'goods.delete',
       directoryId: current.directory_id,

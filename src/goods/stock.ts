@@ -3,8 +3,8 @@ import { isUniqueViolation } from '../db/knex';
 import { preparedSelect, preparedWrite } from '../db/prepared';
 import { lockDirectory, notFound } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
-import { forUpdate, type Tx } from '../domain/tx';
-import { writeLog } from '../log/entries';
+import { forUpdate, type Tx } from '../db/tx';
+import { recordHistory } from '../history/history';
 import { GOODS_COLUMNS, toGoods, type Goods, type GoodsRow } from './goods';
 
 /*
@@ -161,7 +161,7 @@ export async function stockIn(
       goods = await addTo(trx, winner, input, now);
     }
   }
-  await writeLog(trx, {
+  await recordHistory(trx, {
     userId,
     type: 'stock.in',
     directoryId: input.directoryId,
@@ -193,7 +193,7 @@ export async function stockOut(
   }
   // The row is locked: the answer follows from it without reading it back.
   const goods = toGoods({ ...existing, quantity: Number(existing.quantity) - input.quantity, last_active_at: now });
-  await writeLog(trx, {
+  await recordHistory(trx, {
     userId,
     type: 'stock.out',
     directoryId: input.directoryId,

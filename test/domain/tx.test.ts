@@ -2,13 +2,13 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable, isRetryableTxError, mysqlConnectionFromUrl, type Queryable } from '../../src/db/knex';
 import { idempotent } from '../../src/domain/idempotency';
-import { inTransaction, type Tx } from '../../src/domain/tx';
+import { inTransaction, type Tx } from '../../src/db/tx';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { countRows } from './helpers';
 
 /*
- * inTransaction runs knex's builder on one held pool connection (src/domain/tx.ts): everything in
+ * inTransaction runs knex's builder on one held pool connection (src/db/tx.ts): everything in
  * it sees its own writes and nobody else does until COMMIT; an error rolls all of it back; the
  * connection always goes back to the pool, and one that may still hold a transaction never does.
  */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparedSelect, preparedWrite } from '../../src/db/prepared';
-import { inTransaction } from '../../src/domain/tx';
+import { inTransaction } from '../../src/db/tx';
 import { GOODS_COLUMNS } from '../../src/goods/goods';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 

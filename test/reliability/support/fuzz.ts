@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import superjson from 'superjson';
-import { LOG_TYPES } from '../../../src/log/entries';
+import { HISTORY_TYPES } from '../../../src/history/history';
 
 /*
  * Input generators for the per-procedure fuzz. Each procedure is described by its fields (from
@@ -200,7 +200,7 @@ export function invalidValue(field: FieldSpec, maxBig: number): fc.Arbitrary<unk
     case 'logType':
       return fc.oneof(
         fc.constantFrom('stock.inx', '', 'STOCK.IN', ' stock.in', 'stock.in ', 5, null, true, [], {}),
-        anyString(200).filter((s) => !(LOG_TYPES as readonly string[]).includes(s)),
+        anyString(200).filter((s) => !(HISTORY_TYPES as readonly string[]).includes(s)),
       );
     case 'loginCode':
       return fc.oneof(
@@ -237,7 +237,7 @@ export function validValue(field: FieldSpec, ids: readonly number[]): fc.Arbitra
     case 'limit':
       return fc.integer({ min: 1, max: 100 });
     case 'logType':
-      return fc.constantFrom(...LOG_TYPES);
+      return fc.constantFrom(...HISTORY_TYPES);
     case 'loginCode':
       return fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 120 });
     case 'base64':

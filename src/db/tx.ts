@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { dbKind, holdConnection, isRetryableTxError, type Db, type Queryable } from '../db/knex';
-import { runOn, type KnexClient } from '../db/prepared';
+import { dbKind, holdConnection, isRetryableTxError, type Db, type Queryable } from './knex';
+import { runOn, type KnexClient } from './prepared';
 
 const MAX_ATTEMPTS = 5;
 

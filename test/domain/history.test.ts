@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_TYPES } from '../../src/log/entries';
+import { HISTORY_TYPES } from '../../src/history/history';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { expectInvalid, expectTRPCError } from './helpers';
 
@@ -39,7 +39,7 @@ describe('log router', () => {
     }
     const ids = page.items.map((e) => e.id);
     expect([...ids].sort((a, b) => b - a)).toEqual(ids);
-    expect(new Set(page.items.map((e) => e.type))).toEqual(new Set(LOG_TYPES));
+    expect(new Set(page.items.map((e) => e.type))).toEqual(new Set(HISTORY_TYPES));
 
     // The whole history also includes the `默认` directory's creation.
     const all = await u.caller.log.list({});

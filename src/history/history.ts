@@ -2,7 +2,7 @@ import { toDate, type Db, type Queryable } from '../db/knex';
 import { preparedWrite } from '../db/prepared';
 import { fetchPage, type Page } from '../domain/page';
 
-export const LOG_TYPES = [
+export const HISTORY_TYPES = [
   'directory.create',
   'directory.rename',
   'directory.delete',
@@ -11,11 +11,11 @@ export const LOG_TYPES = [
   'goods.update',
   'goods.delete',
 ] as const;
-export type LogType = (typeof LOG_TYPES)[number];
+export type HistoryType = (typeof HISTORY_TYPES)[number];
 
-export interface NewLogEntry {
+export interface NewHistoryEntry {
   userId: number;
-  type: LogType;
+  type: HistoryType;
   directoryId?: number | null;
   directoryName?: string | null;
   goodsId?: number | null;
@@ -25,10 +25,10 @@ export interface NewLogEntry {
   createdAt: Date;
 }
 
-type LogParams = Required<{ [K in keyof NewLogEntry]: Exclude<NewLogEntry[K], undefined> }>;
+type LogParams = Required<{ [K in keyof NewHistoryEntry]: Exclude<NewHistoryEntry[K], undefined> }>;
 
 /** Prepared (src/db/prepared.ts): every stock change writes one. */
-const insertLog = preparedWrite<LogParams>((q, p) =>
+const insertHistory = preparedWrite<LogParams>((q, p) =>
   q('logs').insert({
     user_id: p.userId,
     type: p.type,
@@ -43,8 +43,8 @@ const insertLog = preparedWrite<LogParams>((q, p) =>
 );
 
 /** Appends one history row; call it inside the transaction of the change it records. */
-export async function writeLog(db: Queryable, entry: NewLogEntry): Promise<void> {
-  await insertLog(db, {
+export async function recordHistory(db: Queryable, entry: NewHistoryEntry): Promise<void> {
+  await insertHistory(db, {
     userId: entry.userId,
     type: entry.type,
     directoryId: entry.directoryId ?? null,
@@ -60,7 +60,7 @@ export async function writeLog(db: Queryable, entry: NewLogEntry): Promise<void>
 /** A history row as API.md defines it (`LogEntry`). */
 export interface LogEntry {
   id: number;
-  type: LogType;
+  type: HistoryType;
   directoryId: number | null;
   directoryName: string | null;
   goodsId: number | null;
@@ -70,7 +70,7 @@ export interface LogEntry {
   createdAt: Date;
 }
 
-interface LogRow {
+interface HistoryRow {
   id: number;
   type: string;
   directory_id: number | null;
@@ -82,14 +82,14 @@ interface LogRow {
   created_at: Date | number;
 }
 
-const LOG_COLUMNS = ['id', 'type', 'directory_id', 'directory_name', 'goods_id', 'goods_name', 'delta', 'quantity_after', 'created_at'];
+const HISTORY_COLUMNS = ['id', 'type', 'directory_id', 'directory_name', 'goods_id', 'goods_name', 'delta', 'quantity_after', 'created_at'];
 
 const nullableNumber = (v: number | null): number | null => (v === null ? null : Number(v));
 
-export function toLogEntry(row: LogRow): LogEntry {
+export function toHistoryEntry(row: HistoryRow): LogEntry {
   return {
     id: Number(row.id),
-    type: row.type as LogType,
+    type: row.type as HistoryType,
     directoryId: nullableNumber(row.directory_id),
     directoryName: row.directory_name,
     goodsId: nullableNumber(row.goods_id),
@@ -100,10 +100,10 @@ export function toLogEntry(row: LogRow): LogEntry {
   };
 }
 
-export interface LogFilter {
+export interface HistoryFilter {
   directoryId?: number;
   goodsId?: number;
-  type?: LogType;
+  type?: HistoryType;
   cursor?: string | null;
   limit: number;
 }
@@ -113,10 +113,10 @@ export interface LogFilter {
  * user's directory or goods id yields an empty page and reveals nothing; deleted directories and
  * goods keep their history.
  */
-export async function listLogs(db: Db, userId: number, filter: LogFilter): Promise<Page<LogEntry>> {
-  const query = db('logs').select(LOG_COLUMNS).where({ user_id: userId });
+export async function listHistory(db: Db, userId: number, filter: HistoryFilter): Promise<Page<LogEntry>> {
+  const query = db('logs').select(HISTORY_COLUMNS).where({ user_id: userId });
   if (filter.directoryId !== undefined) query.where({ directory_id: filter.directoryId });
   if (filter.goodsId !== undefined) query.where({ goods_id: filter.goodsId });
   if (filter.type !== undefined) query.where({ type: filter.type });
-  return fetchPage<LogRow, LogEntry>(query, { idColumn: 'id', cursor: filter.cursor, limit: filter.limit, map: toLogEntry });
+  return fetchPage<HistoryRow, LogEntry>(query, { idColumn: 'id', cursor: filter.cursor, limit: filter.limit, map: toHistoryEntry });
 }
