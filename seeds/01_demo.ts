@@ -28,7 +28,10 @@ export async function seed(knex: Knex): Promise<void> {
   const random = lcg(42);
   const start = Date.UTC(2026, 10, 1, 8, 0, 0);
   let clock = start;
-  const tick = () => new Date((clock += 60_000 + Math.floor(random() * 3_600_000)));
+  const tick = () => {
+    clock += 60_000 + Math.floor(random() * 3_600_000);
+    return new Date(clock);
+  };
 
   await knex.transaction(async (trx) => {
     await trx('users').where({ openid: DEMO_OPENID }).delete();
@@ -57,7 +60,8 @@ export async function seed(knex: Knex): Promise<void> {
     let barcode = 6_920_000_000_000;
     for (const w of warehouses) {
       for (const item of w.items) {
-        const code = String((barcode += 1 + Math.floor(random() * 997)));
+        barcode += 1 + Math.floor(random() * 997);
+        const code = String(barcode);
         const createdAt = tick();
         const [goodsId] = (await trx('goods').insert({
           user_id: userId,

@@ -1,10 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_SQLITE_FILE } from './db/knex';
 
-const boolish = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**

@@ -1,9 +1,9 @@
-import { ConfigError, isDevLogin, loadConfig } from './config';
+import { ConfigError, isDevLogin, loadConfig, type Config } from './config';
 import { migrateLatest } from './db/migrate';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {

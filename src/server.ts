@@ -39,6 +39,8 @@ function trustProxyOption(value: Config['trustProxy']): boolean | string | ((add
 
 /** Builds the HTTP app without listening: tests `inject` into it or listen on port 0. */
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<FastifyInstance> {
+  // Refusals made before tRPC runs are still tRPC envelopes, shaped by the router's own config.
+  const errorReplies = { trpcConfig: appRouter._def._config, maxBatchSize: config.maxBatchSize };
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -56,7 +58,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
       const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'Request path too long: too many calls in one batch' : err.message.slice(0, 200);
-      return sendError(req, reply, config, status, message);
+      return sendError(req, reply, errorReplies, status, message);
     },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -71,7 +73,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       log: app.log,
     });
   app.decorate('db', db);
-  await registerHttpEdge(app, config);
+  await registerHttpEdge(app, { rateLimitMax: config.rateLimitMax, ...errorReplies });
 
   app.get('/healthz', async (req, reply) => {
     try {
@@ -83,7 +85,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     }
   });
 
-  await registerLoginRateLimit(app, config);
+  await registerLoginRateLimit(app, { loginRateLimit: config.loginRateLimit, ...errorReplies });
 
   await registerTrpc(app, {
     prefix: '/trpc',

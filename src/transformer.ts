@@ -9,12 +9,12 @@ import superjson from 'superjson';
  *   strings, booleans, null, finite numbers, valid Dates, no object twice), which is everything the
  *   procedures return; anything else (undefined, Map, BigInt, NaN, a repeated object, a class
  *   instance...) goes to superjson itself. superjson's generic walker copies the path array and
- *   the list of ancestors at every level and runs each value through its whole rule table: 8 µs
- *   for one goods, most of a scan's serialization (bench/README.md).
+ *   the list of ancestors at every level and runs each value through its whole rule table, which
+ *   was most of a scan's serialization (figures in bench/README.md).
  * - Inputs are deserialized in place: the transport parses each request's JSON afresh and nothing
  *   else holds it, so superjson's defensive deep copy is wasted.
  *
- * test/perf/transformer.test.ts checks the shortcut against superjson on arbitrary values.
+ * test/equivalence/transformer.test.ts checks the shortcut against superjson on arbitrary values.
  */
 
 type Annotations = Record<string, [string]>;

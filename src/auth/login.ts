@@ -41,7 +41,7 @@ interface Identity {
 const MAX_ATTEMPTS = 4;
 
 /** Characters, not UTF-16 units: the columns count characters and a cut must not split an emoji. */
-function text(value: unknown, max: number): string | undefined {
+function profileText(value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim();
   return trimmed ? Array.from(trimmed).slice(0, max).join('') : undefined;
@@ -50,16 +50,16 @@ function text(value: unknown, max: number): string | undefined {
 /** The profile fields of decrypted user info; blanks leave what we have alone. */
 export function profileFromUserData(data: DecryptedUserData): Profile {
   const profile: Profile = {};
-  const nickname = text(data.nickName, 100);
+  const nickname = profileText(data.nickName, 100);
   if (nickname !== undefined) profile.nickname = nickname;
-  const avatarUrl = text(data.avatarUrl, 1024);
+  const avatarUrl = profileText(data.avatarUrl, 1024);
   if (avatarUrl !== undefined && /^https?:\/\//i.test(avatarUrl)) profile.avatarUrl = avatarUrl;
   if (data.gender === 0 || data.gender === 1 || data.gender === 2) profile.gender = data.gender;
-  const city = text(data.city, 100);
+  const city = profileText(data.city, 100);
   if (city !== undefined) profile.city = city;
-  const province = text(data.province, 100);
+  const province = profileText(data.province, 100);
   if (province !== undefined) profile.province = province;
-  const country = text(data.country, 100);
+  const country = profileText(data.country, 100);
   if (country !== undefined) profile.country = country;
   return profile;
 }
@@ -118,7 +118,7 @@ export async function login(deps: LoginDeps, input: LoginInput): Promise<LoginRe
       openid: identity.openid,
     });
     profile = profileFromUserData(data);
-    if (identity.unionid === null) identity.unionid = text(data.unionId, 128) ?? null;
+    if (identity.unionid === null) identity.unionid = profileText(data.unionId, 128) ?? null;
   }
 
   const now = deps.now();

@@ -1,8 +1,10 @@
 import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config';
+import type { ErrorReplyOptions } from '../http/errors';
 import { ensureRateLimitPlugin, refuseOverLimit } from '../http/rate-limit';
 import { trpcCall } from '../http/trpc-errors';
+import { splitUrl } from '../http/url';
 
 const LOGIN_PATH = 'auth.login';
 
@@ -14,7 +16,7 @@ const LOGIN_PATH = 'auth.login';
  */
 export async function registerLoginRateLimit(
   app: FastifyInstance,
-  config: Pick<Config, 'loginRateLimit' | 'maxBatchSize'>,
+  config: Pick<Config, 'loginRateLimit'> & ErrorReplyOptions,
 ): Promise<void> {
   await ensureRateLimitPlugin(app);
   const limiter = app.createRateLimit({
@@ -26,8 +28,7 @@ export async function registerLoginRateLimit(
   app.addHook('onRequest', async (req, reply) => {
     // Most requests name no login at all: skip parsing their URL. An escaped path (auth%2Elogin)
     // is decoded by trpcCall, as tRPC decodes it, so anything with an escape is parsed too.
-    const queryAt = req.url.indexOf('?');
-    const pathname = queryAt === -1 ? req.url : req.url.slice(0, queryAt);
+    const pathname = splitUrl(req.url).path;
     if (!pathname.includes(LOGIN_PATH) && !pathname.includes('%')) return;
     const logins = trpcCall(req.url)?.paths.filter((p) => p === LOGIN_PATH).length ?? 0;
     for (let i = 0; i < logins; i++) {

@@ -1,39 +1,15 @@
 import { TRPCClientError } from '@trpc/client';
-import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import type { AnyRouter } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import { trpcCodeForHttpStatus } from '../shared/http-status';
 
 /** What a call's `context` / an error's `meta` carries about the HTTP exchange. */
 export interface WxResponseMeta {
   response?: { statusCode: number; header: Record<string, string> };
 }
 
-// tRPC's own table (getStatusKeyFromCode) lives in a do-not-import entry; this is the same mapping.
-const KEY_BY_HTTP_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  402: 'PAYMENT_REQUIRED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_SUPPORTED',
-  408: 'TIMEOUT',
-  409: 'CONFLICT',
-  412: 'PRECONDITION_FAILED',
-  413: 'PAYLOAD_TOO_LARGE',
-  414: 'BAD_REQUEST',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNPROCESSABLE_CONTENT',
-  428: 'PRECONDITION_REQUIRED',
-  429: 'TOO_MANY_REQUESTS',
-  499: 'CLIENT_CLOSED_REQUEST',
-  500: 'INTERNAL_SERVER_ERROR',
-  501: 'NOT_IMPLEMENTED',
-  502: 'BAD_GATEWAY',
-  503: 'SERVICE_UNAVAILABLE',
-  504: 'GATEWAY_TIMEOUT',
-};
-
-export function codeKeyForHttpStatus(status: number): TRPC_ERROR_CODE_KEY {
-  return KEY_BY_HTTP_STATUS[status] ?? (status >= 400 && status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR');
-}
+/** Kept under its published name: the bundle has always exported it. */
+export const codeKeyForHttpStatus = trpcCodeForHttpStatus;
 
 function snippet(body: unknown): string {
   const text = typeof body === 'string' ? body : JSON.stringify(body) ?? '';
@@ -46,7 +22,7 @@ function snippet(body: unknown): string {
  * body) still becomes a TRPCClientError shaped like a server error, so callers can always read
  * `err.data.code` and `err.data.httpStatus`.
  */
-export function unexpectedResponseError(statusCode: number, body: unknown, meta: WxResponseMeta): TRPCClientError<any> {
+export function unexpectedResponseError(statusCode: number, body: unknown, meta: WxResponseMeta): TRPCClientError<AnyRouter> {
   const ok = statusCode >= 200 && statusCode < 300;
   const key = ok ? 'INTERNAL_SERVER_ERROR' : codeKeyForHttpStatus(statusCode);
   const message = ok
@@ -72,12 +48,12 @@ export class WxRequestError extends Error {
   }
 }
 
-export function networkError(err: { errMsg?: string; errno?: number } | undefined): TRPCClientError<any> {
+export function networkError(err: { errMsg?: string; errno?: number } | undefined): TRPCClientError<AnyRouter> {
   const cause = new WxRequestError(err?.errMsg ?? 'request:fail', err?.errno);
   return new TRPCClientError(`Network request failed: ${cause.errMsg}`, { cause });
 }
 
-export function abortedError(reason?: unknown): TRPCClientError<any> {
+export function abortedError(reason?: unknown): TRPCClientError<AnyRouter> {
   const cause = reason instanceof Error ? reason : new Error('This operation was aborted');
   if (!(reason instanceof Error)) cause.name = 'AbortError';
   return new TRPCClientError('The operation was aborted', { cause });
@@ -93,7 +69,7 @@ export function errorCode(err: unknown): string | undefined {
   return typeof data?.code === 'string' ? data.code : undefined;
 }
 
-export function toClientError(err: unknown, meta?: WxResponseMeta): TRPCClientError<any> {
+export function toClientError(err: unknown, meta?: WxResponseMeta): TRPCClientError<AnyRouter> {
   const cause = typeof err === 'object' && err !== null ? err : new Error(String(err));
   return TRPCClientError.from(cause, meta ? { meta: meta as Record<string, unknown> } : {});
 }

@@ -8,6 +8,7 @@ import { globalWx, type WxApi, type WxRequestOption, type WxRequestTask } from '
 /** How inputs and outputs travel; the server uses superjson. */
 export interface WireTransformer {
   serialize(value: unknown): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: the shape of tRPC's own DataTransformer, which superjson satisfies
   deserialize(value: any): unknown;
 }
 
@@ -70,7 +71,7 @@ interface Item {
   /** The request (or the timer before a re-send) this item currently waits on. */
   attempt: Attempt | null;
   resolve(envelope: unknown, meta: WxResponseMeta): void;
-  reject(err: TRPCClientError<any>): void;
+  reject(err: TRPCClientError<AnyRouter>): void;
 }
 
 interface Attempt {
@@ -304,7 +305,7 @@ export function wxLink<TRouter extends AnyRouter = AnyRouter>(opts: WxLinkOption
         signal?.addEventListener('abort', onAbort, { once: true });
 
         pending[type].push(item);
-        dispatchTimer ??= setTimeout(dispatch, 0);
+        if (dispatchTimer === null) dispatchTimer = setTimeout(dispatch, 0);
 
         return () => {
           cleanup();

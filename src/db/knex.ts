@@ -103,12 +103,12 @@ export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
 
 /** Sends knex's console messages to the structured logger, so they carry level and context. */
 function knexLogger(log: NonNullable<DatabaseOptions['log']>): Knex.Config['log'] {
-  const text = (message: unknown) => (message instanceof Error ? message.message : String(message));
+  const messageText = (message: unknown) => (message instanceof Error ? message.message : String(message));
   return {
-    warn: (message) => log.warn({ component: 'knex' }, text(message)),
-    error: (message) => log.error({ component: 'knex' }, text(message)),
+    warn: (message) => log.warn({ component: 'knex' }, messageText(message)),
+    error: (message) => log.error({ component: 'knex' }, messageText(message)),
     deprecate: (method, alternative) => log.warn({ component: 'knex' }, `${method} is deprecated, use ${alternative}`),
-    debug: (message) => log.debug({ component: 'knex' }, text(message)),
+    debug: (message) => log.debug({ component: 'knex' }, messageText(message)),
   };
 }
 

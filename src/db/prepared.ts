@@ -10,8 +10,15 @@ import { dbKind, heldConnection, type DbKind, type Queryable } from './knex';
  *
  * `build` receives the parameters as placeholders: it may only hand them to the builder as values
  * (where, on-values, update and insert values, raw bindings), never inspect them or make SQL text
- * from them. A parameter the compiled statement does not bind is refused at the first call.
+ * from them. Their type (Param) is opaque and symbol-like, so TypeScript refuses to compare,
+ * compute with or interpolate one. A parameter the compiled statement does not bind is refused at
+ * the first call.
  */
+
+declare const parameter: unique symbol;
+/** A parameter of a prepared statement while it is built: a value to bind, nothing to look into. */
+export type Param<T> = symbol & Record<string, never> & { readonly [parameter]: T };
+type Params<P> = { readonly [K in keyof P]: Param<P[K]> };
 
 /** Stands for a parameter while a statement is compiled. */
 class Placeholder {
@@ -31,14 +38,14 @@ export interface WriteResult {
   insertId: number;
 }
 
-type Build<P> = (q: Queryable, params: P) => Knex.QueryBuilder;
+type Build<P> = (q: Queryable, params: Params<P>) => Knex.QueryBuilder;
 type Bind<P> = (q: Queryable, params: P) => { kind: DbKind; sql: string; values: unknown[] };
 
 function compiler<P extends Record<string, unknown>>(build: Build<P>): Bind<P> {
   const compiled = new Map<DbKind, Compiled>();
   const compile = (q: Queryable, kind: DbKind): Compiled => {
     const used = new Set<string>();
-    const placeholders = new Proxy({} as P, {
+    const placeholders = new Proxy({} as Params<P>, {
       get: (_target, name) => {
         if (typeof name !== 'string') return undefined;
         used.add(name);

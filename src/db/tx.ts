@@ -9,10 +9,10 @@ const MAX_ATTEMPTS = 5;
  * ROLLBACK. `tx('goods')…` and `tx.raw(…)` run on that connection.
  *
  * Not knex's `db.transaction()`: that builds a whole knex instance for every transaction (a client
- * copy, a transactor carrying every builder method, event forwarding), which measured 90–130 µs of
- * CPU per transaction here, against 30–45 µs for BEGIN and COMMIT themselves — more than a stock
- * change's statements (bench/README.md). Our transactions never nest, so knex's builder bound to a
- * held pool connection (its documented `.connection()`) is all they need.
+ * copy, a transactor carrying every builder method, event forwarding), which cost more CPU than
+ * BEGIN and COMMIT themselves and more than a stock change's statements (figures in
+ * bench/README.md). Our transactions never nest, so knex's builder bound to a held pool
+ * connection (its documented `.connection()`) is all they need.
  */
 export type Tx = Queryable;
 

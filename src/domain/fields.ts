@@ -24,7 +24,7 @@ export function firstCodePoints(s: string, n: number): string {
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** A trimmed string of `min`..`max` code points; whitespace-only counts as empty. */
-export function text(min: number, max: number) {
+export function boundedText(min: number, max: number) {
   return z
     .string()
     .trim()
@@ -37,10 +37,10 @@ export function text(min: number, max: number) {
 }
 
 export const id = z.number().int().positive().max(2_147_483_647);
-export const directoryName = text(1, 100);
-export const goodsName = text(1, 100);
-export const remarks = text(0, 1000);
-export const code = text(1, 255);
+export const directoryName = boundedText(1, 100);
+export const goodsName = boundedText(1, 100);
+export const remarks = boundedText(0, 1000);
+export const code = boundedText(1, 255);
 export const MAX_STOCK_DELTA = 1_000_000;
 export const quantity = z.number().int().min(1).max(MAX_STOCK_DELTA).default(1);
 export const requestId = z

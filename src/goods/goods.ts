@@ -121,7 +121,7 @@ export async function listGoods(
   return fetchPage<GoodsRow, Goods>(query, { idColumn: 'id', cursor: opts.cursor, limit: opts.limit, map: toGoods });
 }
 
-async function lockGoods(trx: Tx, userId: number, id: number): Promise<GoodsRow> {
+async function lockGoodsById(trx: Tx, userId: number, id: number): Promise<GoodsRow> {
   const row = (await forUpdate(trx('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }), trx).first()) as
     | GoodsRow
     | undefined;
@@ -142,7 +142,7 @@ export interface GoodsChanges {
 
 export async function updateGoods(db: Db, userId: number, id: number, changes: GoodsChanges, now: Date): Promise<Goods> {
   return inTransaction(db, async (trx) => {
-    const current = await lockGoods(trx, userId, id);
+    const current = await lockGoodsById(trx, userId, id);
     const patch: Record<string, unknown> = { last_active_at: now };
     if (changes.name !== undefined) patch.name = changes.name;
     if (changes.remarks !== undefined) patch.remarks = changes.remarks;
@@ -170,7 +170,7 @@ export async function updateGoods(db: Db, userId: number, id: number, changes: G
 
 export async function deleteGoods(db: Db, userId: number, id: number, now: Date): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const current = await lockGoods(trx, userId, id);
+    const current = await lockGoodsById(trx, userId, id);
     await trx('goods').where({ id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
     await recordHistory(trx, {
       userId,

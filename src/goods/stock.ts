@@ -50,7 +50,7 @@ const bumpDirectory = preparedWrite<{ directoryId: number; now: Date }>((q, p) =
     .where({ id: p.directoryId })
     .update({ use_count: q.raw('?? + 1', ['use_count']), last_active_at: p.now }),
 );
-const lockGoods = preparedSelect<{ userId: number; directoryId: number; code: string }, GoodsRow>((q, p) =>
+const selectGoodsByCodeForUpdate = preparedSelect<{ userId: number; directoryId: number; code: string }, GoodsRow>((q, p) =>
   forUpdate(q('goods').select(GOODS_COLUMNS).where({ directory_id: p.directoryId, code: p.code, user_id: p.userId, live: 1 }), q).first(),
 );
 
@@ -93,13 +93,13 @@ async function touchDirectory(trx: Tx, userId: number, directoryId: number, now:
   return name;
 }
 
-async function lockByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
-  const [row] = await lockGoods(trx, { userId, directoryId, code });
+async function lockGoodsByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
+  const [row] = await selectGoodsByCodeForUpdate(trx, { userId, directoryId, code });
   return row;
 }
 
 /**
- * Adds to a goods row locked by lockByCode. The answer is built from the locked row: nobody else can
+ * Adds to a goods row locked by lockGoodsByCode. The answer is built from the locked row: nobody else can
  * change it before this transaction ends, so reading it back would only cost a round trip.
  */
 async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
@@ -133,7 +133,7 @@ export async function stockIn(
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   let created = false;
   let goods: Goods;
-  const existing = await lockByCode(trx, userId, input.directoryId, input.code);
+  const existing = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
   if (existing) {
     goods = await addTo(trx, existing, input, now);
   } else {
@@ -156,7 +156,7 @@ export async function stockIn(
       // The directory lock should make this unreachable; if another writer still won the race for
       // the unique key, its row is committed now and this stock-in adds to it instead of failing.
       if (!isUniqueViolation(err)) throw err;
-      const winner = await lockByCode(trx, userId, input.directoryId, input.code);
+      const winner = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
       if (!winner) throw err;
       goods = await addTo(trx, winner, input, now);
     }
@@ -182,7 +182,7 @@ export async function stockOut(
   now: Date,
 ): Promise<{ goods: Goods }> {
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
-  const existing = await lockByCode(trx, userId, input.directoryId, input.code);
+  const existing = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');
   const { affectedRows } = await takeQuantity(trx, { id: existing.id, quantity: input.quantity, now });
   if (affectedRows === 0) {

@@ -1,7 +1,8 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import { sendError } from './errors';
+import { sendError, type ErrorReplyOptions } from './errors';
+import { splitUrl } from './url';
 
 /*
  * A per-address limit over every request (config.rateLimitMax a minute), refused with a tRPC
@@ -12,11 +13,6 @@ import { sendError } from './errors';
 const WINDOW_MS = 60_000;
 /** Load-balancer probes must neither eat a client's budget nor be refused. */
 const UNLIMITED_PATHS = new Set(['/healthz']);
-
-function pathnameOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
 
 /** What a limiter made by `app.createRateLimit` reports when a request is over its limit. */
 export interface Exceeded {
@@ -29,14 +25,14 @@ export interface Exceeded {
 export function refuseOverLimit(
   req: FastifyRequest,
   reply: FastifyReply,
-  config: Pick<Config, 'maxBatchSize'>,
+  opts: ErrorReplyOptions,
   result: Exceeded,
   what: string,
   message: string,
 ): FastifyReply {
   req.log.warn({ ip: req.ip, max: result.max, windowMs: result.timeWindow }, `${what} exceeded`);
   reply.header('retry-after', String(result.ttlInSeconds));
-  return sendError(req, reply, config, 429, message);
+  return sendError(req, reply, opts, 429, message);
 }
 
 /** Makes sure the plugin is there: its limiter factory is shared by the global and the login limits. */
@@ -45,7 +41,7 @@ export async function ensureRateLimitPlugin(app: FastifyInstance): Promise<void>
   if (!app.hasDecorator('createRateLimit')) await app.register(rateLimit, { global: false });
 }
 
-export async function registerRateLimit(app: FastifyInstance, config: Pick<Config, 'rateLimitMax' | 'maxBatchSize'>): Promise<void> {
+export async function registerRateLimit(app: FastifyInstance, config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions): Promise<void> {
   await ensureRateLimitPlugin(app);
   const limiter = app.createRateLimit({
     max: config.rateLimitMax,
@@ -54,7 +50,7 @@ export async function registerRateLimit(app: FastifyInstance, config: Pick<Confi
     keyGenerator: (req) => `all:${normalizeIP(req.ip)}`,
   });
   app.addHook('onRequest', async (req, reply) => {
-    if (UNLIMITED_PATHS.has(pathnameOf(req.url))) return;
+    if (UNLIMITED_PATHS.has(splitUrl(req.url).path)) return;
     const result = await limiter(req);
     if (result.isAllowed || !result.isExceeded) return;
     return refuseOverLimit(

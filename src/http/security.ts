@@ -23,7 +23,7 @@ const HELMET_OPTIONS: HelmetOptions = {
 /**
  * The headers helmet sets with these options. They do not depend on the request (no CSP nonces),
  * so helmet runs once, at start-up: @fastify/helmet rebuilds helmet's whole middleware on every
- * request, which cost about 5 % of a scan's CPU (bench/README.md).
+ * request, a visible share of a scan's CPU (figures in bench/README.md).
  */
 export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<string, string> {
   const headers: Record<string, string> = {};

@@ -10,13 +10,14 @@ import {
 import { fastifyRequestHandler, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { getHTTPStatusCode } from '@trpc/server/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { splitUrl } from './url';
 
 /*
  * tRPC over Fastify without the fetch API on the hot path.
  *
  * Every tRPC v11 adapter turns each request into a fetch `Request` (with `AbortController`s,
  * `Headers`, `URL`) and each answer into a fetch `Response` that Fastify then streams. On this
- * server that costs about twice the CPU of the whole bare scan route (bench/README.md). Plain JSON
+ * server that costs more CPU than the whole bare scan route (figures in bench/README.md). Plain JSON
  * calls — a query by GET, a mutation by POST with an `application/json` body, batched or not,
  * every path a known procedure of the right type — are the only requests our clients send, and
  * they are answered here from tRPC's own public building blocks (`callTRPCProcedure`,
@@ -25,7 +26,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * procedure, streaming, form data, HEAD, an oversized batch) goes to tRPC's own Fastify handler
  * unchanged, so its answers are tRPC's by construction.
  *
- * test/http/trpc-transport.test.ts sends the same requests to this and to the stock adapter and
+ * test/equivalence/trpc-transport.test.ts sends the same requests to this and to the stock adapter and
  * requires identical answers; upgrading @trpc/server must keep that test green.
  */
 
@@ -145,8 +146,7 @@ function searchParams(req: FastifyRequest): Query {
 }
 
 function searchParamsAsTrpc(req: FastifyRequest): Query {
-  const queryAt = req.url.indexOf('?');
-  const search = new URLSearchParams(queryAt === -1 ? '' : req.url.slice(queryAt + 1));
+  const search = new URLSearchParams(splitUrl(req.url).query);
   const out = {} as Query;
   for (const name of QUERY_NAMES) out[name] = search.get(name) ?? undefined;
   return out;
@@ -298,7 +298,7 @@ export async function registerTrpc<TRouter extends AnyTRPCRouter>(app: FastifyIn
   const lean = (opts.transport ?? 'lean') === 'lean';
 
   await app.register(
-    async (scope) => {
+    (scope, _opts, done) => {
       // As the stock plugin does: tRPC reads JSON bodies itself, and form data untouched.
       scope.removeContentTypeParser('application/json');
       scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -311,6 +311,7 @@ export async function registerTrpc<TRouter extends AnyTRPCRouter>(app: FastifyIn
         const path = (req.params as { path: string }).path;
         await fastifyRequestHandler({ ...stock, req, res: reply, path });
       });
+      done();
     },
     { prefix: opts.prefix },
   );

@@ -27,7 +27,7 @@ export const goodsRouter = router({
         directoryId: f.id,
         code: f.code,
         // Empty (after trimming) means "not given": the mini-program's form sends blank fields.
-        name: f.text(0, 100).optional(),
+        name: f.boundedText(0, 100).optional(),
         remarks: f.remarks.optional(),
         quantity: f.quantity,
         requestId: f.requestId.optional(),
@@ -53,7 +53,7 @@ export const goodsRouter = router({
     .input(
       z.object({
         directoryId: f.id,
-        search: f.text(0, 255).optional(),
+        search: f.boundedText(0, 255).optional(),
         ...f.pageInput,
       }),
     )

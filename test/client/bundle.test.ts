@@ -4,7 +4,7 @@ import { buildClient, findForbiddenGlobals } from '../../scripts/build-client';
 import { ABSENT_GLOBALS, loadBundle } from './bundle';
 
 describe('the mini-program bundle (npm run build:client)', () => {
-  it('is one ES2017 script holding only the client, superjson and @trpc/client', async () => {
+  it('is one ES2017 script holding only the client, src/shared, superjson and @trpc/client', async () => {
     const built = await buildClient({ outfile: null });
     expect(built.bytes).toBeGreaterThan(10_000);
     // Parses as ES2017: no optional chaining, `??`, object spread or other later syntax survived.
@@ -12,7 +12,7 @@ describe('the mini-program bundle (npm run build:client)', () => {
     expect(() => Parser.parse('const a = b?.c;', { ecmaVersion: 2017, sourceType: 'script' })).toThrow();
 
     const outside = built.inputs.filter(
-      (path) => !/^(src\/client\/|node_modules\/(@trpc\/(client|server)|superjson|copy-anything|is-what)\/)/.test(path),
+      (path) => !/^(src\/(client|shared)\/|node_modules\/(@trpc\/(client|server)|superjson|copy-anything|is-what)\/)/.test(path),
     );
     expect(outside).toEqual([]);
     expect(built.inputs).toContain('src/client/wxLink.ts');
