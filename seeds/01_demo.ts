@@ -1,14 +1,26 @@
 import type { Knex } from 'knex';
+import type { Actor, MemberRole } from '../src/access/access';
 import { insertUserWithDefaultDirectory } from '../src/auth/users';
+import { insertDirectory } from '../src/directory/directories';
 import { recordHistory } from '../src/history/history';
 
 /*
- * A demo shop: one user with two more warehouses besides `默认`, a few dozen goods and the
- * stock-in/stock-out history that produced their quantities. The openid is `dev-demo`, so with the
- * development login (no WeChat credentials) the code `demo` logs in as this user.
- * Re-running replaces the demo user and everything of theirs; nobody else's data is touched.
+ * A demo shop: its owner with two more warehouses besides `默认`, a few dozen goods and the
+ * stock-in/stock-out history that produced their quantities, and a team sharing the `门店`
+ * warehouse: a manager, a clerk who did some of the scans, and an accountant who only looks.
+ * The openids are `dev-<code>`, so with the development login (no WeChat credentials) the code
+ * `demo` logs in as the owner, `demo-clerk` as the clerk, and so on.
+ * Re-running replaces the demo users and everything of theirs; nobody else's data is touched.
  */
 export const DEMO_OPENID = 'dev-demo';
+
+/** The shared warehouse's team, besides its owner. */
+export const DEMO_TEAM: ReadonlyArray<{ openid: string; nickname: string; role: MemberRole }> = [
+  { openid: 'dev-demo-manager', nickname: '王店长', role: 'manager' },
+  { openid: 'dev-demo-clerk', nickname: '小李', role: 'clerk' },
+  { openid: 'dev-demo-accountant', nickname: '陈会计', role: 'viewer' },
+];
+const SHARED_WAREHOUSE = '门店';
 
 const WAREHOUSES = [
   { name: '门店', items: ['矿泉水 550ml', '可乐 330ml', '薯片 原味', '方便面 红烧牛肉', '口香糖', '纸巾 三层', '电池 AA', '雨伞'] },
@@ -34,27 +46,43 @@ export async function seed(knex: Knex): Promise<void> {
   };
 
   await knex.transaction(async (trx) => {
-    await trx('users').where({ openid: DEMO_OPENID }).delete();
-    const userId = await insertUserWithDefaultDirectory(
-      trx,
-      { openid: DEMO_OPENID, profile: { nickname: '演示小店', gender: 0, city: 'Shenzhen', province: 'Guangdong', country: 'China' } },
-      new Date(start),
-    );
+    await trx('users')
+      .whereIn('openid', [DEMO_OPENID, ...DEMO_TEAM.map((m) => m.openid)])
+      .delete();
+    const ownerProfile = { nickname: '演示小店', gender: 0 as const, city: 'Shenzhen', province: 'Guangdong', country: 'China' };
+    const userId = await insertUserWithDefaultDirectory(trx, { openid: DEMO_OPENID, profile: ownerProfile }, new Date(start));
+    const owner: Actor = { id: userId, nickname: ownerProfile.nickname };
+    const team: Array<Actor & { role: MemberRole }> = [];
+    for (const m of DEMO_TEAM) {
+      const id = await insertUserWithDefaultDirectory(trx, { openid: m.openid, profile: { nickname: m.nickname } }, new Date(start));
+      team.push({ id, nickname: m.nickname, role: m.role });
+    }
+    const clerk = team.find((m) => m.role === 'clerk')!;
     // The default warehouse gets a few items too.
     const defaultDir = (await trx('directories').where({ user_id: userId }).first('id', 'name')) as { id: number; name: string };
-    const warehouses = [{ id: defaultDir.id, name: defaultDir.name, items: ['测试条码 6901234567892', 'QR: https://example.com/p/1'] }];
+    const warehouses = [
+      { id: defaultDir.id, name: defaultDir.name, shared: false, items: ['测试条码 6901234567892', 'QR: https://example.com/p/1'] },
+    ];
     for (const w of WAREHOUSES) {
       const at = tick();
-      const [id] = (await trx('directories').insert({
-        user_id: userId,
-        name: w.name,
-        use_count: 0,
-        created_at: at,
-        last_active_at: at,
-        live: true,
-      })) as number[];
-      await recordHistory(trx, { userId, type: 'directory.create', directoryId: id, directoryName: w.name, createdAt: at });
-      warehouses.push({ id: id as number, name: w.name, items: w.items });
+      const id = await insertDirectory(trx, owner, w.name, at);
+      const shared = w.name === SHARED_WAREHOUSE;
+      if (shared) {
+        for (const member of team) {
+          const joinedAt = tick();
+          await trx('directory_members').insert({ directory_id: id, user_id: member.id, role: member.role, joined_at: joinedAt });
+          await recordHistory(trx, {
+            actor: member,
+            type: 'member.join',
+            directoryId: id,
+            directoryName: w.name,
+            targetUserId: member.id,
+            note: member.role,
+            createdAt: joinedAt,
+          });
+        }
+      }
+      warehouses.push({ id, name: w.name, shared, items: w.items });
     }
 
     let barcode = 6_920_000_000_000;
@@ -85,7 +113,8 @@ export async function seed(knex: Knex): Promise<void> {
           uses += 1;
           await trx('goods').where({ id: goodsId }).update({ quantity, last_active_at: at });
           await recordHistory(trx, {
-            userId,
+            // In the shared warehouse the clerk does every other scan.
+            actor: w.shared && m % 2 === 1 ? clerk : owner,
             type: stockIn ? 'stock.in' : 'stock.out',
             directoryId: w.id,
             directoryName: w.name,

@@ -22,8 +22,16 @@ const envSchema = z.object({
     }),
   SQLITE_FILE: z.string().min(1).default(DEFAULT_SQLITE_FILE),
   DB_POOL_MAX: intFrom(1, 200).default(10),
-  WECHAT_APPID: z.string().trim().optional().transform((v) => (v ? v : undefined)),
-  WECHAT_SECRET: z.string().trim().optional().transform((v) => (v ? v : undefined)),
+  WECHAT_APPID: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  WECHAT_SECRET: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
   WECHAT_API_BASE: z.url().default('https://api.weixin.qq.com'),
   WECHAT_TIMEOUT_MS: intFrom(100, 60_000).default(5000),
   SESSION_TTL_DAYS: z.coerce.number().positive().max(3650).default(30),
@@ -79,9 +87,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('Set both WECHAT_APPID and WECHAT_SECRET, or neither (development login).');
   }
   if (e.NODE_ENV === 'production' && !hasAppId) {
-    throw new ConfigError(
-      'WECHAT_APPID and WECHAT_SECRET are required when NODE_ENV=production: development login is refused.',
-    );
+    throw new ConfigError('WECHAT_APPID and WECHAT_SECRET are required when NODE_ENV=production: development login is refused.');
   }
   return {
     nodeEnv: e.NODE_ENV,

@@ -20,11 +20,7 @@ export interface ServerDeps {
 }
 
 /** Headers whose values must never reach a log line. */
-export const REDACTED_LOG_PATHS = [
-  'req.headers["x-session-token"]',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
+export const REDACTED_LOG_PATHS = ['req.headers["x-session-token"]', 'req.headers.authorization', 'req.headers.cookie'];
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,7 +53,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     // tRPC envelope with a 4xx code, like every other refusal.
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'Request path too long: too many calls in one batch' : err.message.slice(0, 200);
+      const message =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'Request path too long: too many calls in one batch' : err.message.slice(0, 200);
       return sendError(req, reply, errorReplies, status, message);
     },
     forceCloseConnections: 'idle',

@@ -34,10 +34,7 @@ function headerValue(value: string | string[] | undefined): string | null {
 }
 
 /** Builds a context outside HTTP: for typed server-side callers in tests and scripts. */
-export function createInnerContext(
-  deps: ContextDeps,
-  opts: { sessionToken?: string | null; ip?: string } = {},
-): Context {
+export function createInnerContext(deps: ContextDeps, opts: { sessionToken?: string | null; ip?: string } = {}): Context {
   return {
     db: deps.db,
     config: deps.config,
@@ -67,10 +64,7 @@ function sessionOf(ctx: Context, token: string): Promise<SessionLookup> {
 
 export function contextFactory(deps: ContextDeps) {
   return ({ req }: { req: FastifyRequest }): Context => {
-    const ctx = createInnerContext(
-      { ...deps, log: req.log },
-      { sessionToken: headerValue(req.headers[SESSION_HEADER]), ip: req.ip },
-    );
+    const ctx = createInnerContext({ ...deps, log: req.log }, { sessionToken: headerValue(req.headers[SESSION_HEADER]), ip: req.ip });
     requestSessions.set(ctx, null);
     return ctx;
   };

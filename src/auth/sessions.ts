@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { toDate, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
+import type { Actor } from '../access/access';
 
 /** 32 random bytes, base64url: 256 bits, 43 characters. */
 const TOKEN_BYTES = 32;
@@ -8,9 +9,8 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** last_seen_at is refreshed at most this often, so an authenticated read stays a single SELECT. */
 const LAST_SEEN_RESOLUTION_MS = 60_000;
 
-export interface SessionUser {
-  id: number;
-}
+/** The caller as a session names them: enough to act and to be named in the history. */
+export type SessionUser = Actor;
 
 export interface ResolvedSession {
   sessionId: number;
@@ -50,21 +50,27 @@ export async function createSession(
   return { token, expiresAt };
 }
 
-export type SessionLookup =
-  | { status: 'ok'; session: ResolvedSession }
-  | { status: 'malformed' | 'unknown' | 'expired' | 'revoked' };
+export type SessionLookup = { status: 'ok'; session: ResolvedSession } | { status: 'malformed' | 'unknown' | 'expired' | 'revoked' };
 
 interface SessionRow {
   id: number;
   user_id: number;
+  nickname: string | null;
   expires_at: Date | number;
   last_seen_at: Date | number;
   revoked_at: Date | number | null;
 }
 
-/** Runs on every protected request: compiled once (src/db/prepared.ts). */
+/**
+ * Runs on every protected request: compiled once (src/db/prepared.ts). The user's nickname comes
+ * along (a primary-key join) because every change names its actor in the history.
+ */
 const selectSession = preparedSelect<{ tokenHash: string }, SessionRow>((q, p) =>
-  q('sessions').select('id', 'user_id', 'expires_at', 'last_seen_at', 'revoked_at').where({ token_hash: p.tokenHash }).first(),
+  q('sessions as s')
+    .join('users as u', 'u.id', 's.user_id')
+    .select('s.id', 's.user_id', 'u.nickname', 's.expires_at', 's.last_seen_at', 's.revoked_at')
+    .where({ 's.token_hash': p.tokenHash })
+    .first(),
 );
 
 /**
@@ -81,7 +87,7 @@ export async function lookupSession(db: Db, token: string, now: Date = new Date(
   if (now.getTime() - toDate(row.last_seen_at).getTime() > LAST_SEEN_RESOLUTION_MS) {
     await db('sessions').where({ id: row.id }).update({ last_seen_at: now });
   }
-  return { status: 'ok', session: { sessionId: Number(row.id), user: { id: row.user_id }, expiresAt } };
+  return { status: 'ok', session: { sessionId: Number(row.id), user: { id: Number(row.user_id), nickname: row.nickname }, expiresAt } };
 }
 
 /** Revokes one session (logout): other devices stay logged in. */

@@ -1,5 +1,5 @@
 import { toDate, type Queryable } from '../db/knex';
-import { recordHistory } from '../history/history';
+import { insertDirectory } from '../directory/directories';
 
 export const DEFAULT_DIRECTORY_NAME = '默认';
 
@@ -46,7 +46,9 @@ function toGender(value: number): 0 | 1 | 2 {
   return value === 1 || value === 2 ? value : 0;
 }
 
-export function toUser(row: Pick<UserRow, 'id' | 'nickname' | 'avatar_url' | 'gender' | 'city' | 'province' | 'country' | 'created_at'>): User {
+export function toUser(
+  row: Pick<UserRow, 'id' | 'nickname' | 'avatar_url' | 'gender' | 'city' | 'province' | 'country' | 'created_at'>,
+): User {
   return {
     id: row.id,
     nickname: row.nickname,
@@ -76,7 +78,7 @@ export async function findUserById(db: Queryable, id: number): Promise<User | nu
 }
 
 /**
- * Inserts a user and their first warehouse, `默认`, with its history row. Call inside a
+ * Inserts a user and their first warehouse, `默认` (owned by them), with its history row. Call inside a
  * transaction: a user without a directory must never be visible.
  */
 export async function insertUserWithDefaultDirectory(
@@ -94,20 +96,7 @@ export async function insertUserWithDefaultDirectory(
     updated_at: now,
   })) as number[];
   if (userId === undefined) throw new Error('insert into users returned no id');
-  const [directoryId] = (await trx('directories').insert({
-    user_id: userId,
-    name: DEFAULT_DIRECTORY_NAME,
-    use_count: 0,
-    created_at: now,
-    last_active_at: now,
-    live: true,
-  })) as number[];
-  await recordHistory(trx, {
-    userId,
-    type: 'directory.create',
-    directoryId: directoryId ?? null,
-    directoryName: DEFAULT_DIRECTORY_NAME,
-    createdAt: now,
-  });
+  const nickname = fields.profile?.nickname ?? null;
+  await insertDirectory(trx, { id: userId, nickname }, DEFAULT_DIRECTORY_NAME, now);
   return userId;
 }

@@ -167,12 +167,7 @@ export function isUniqueViolation(err: unknown): boolean {
 /** Deadlocks and lock-wait timeouts: the transaction was rolled back and may be retried. */
 export function isRetryableTxError(err: unknown): boolean {
   const e = err as { errno?: number; code?: string } | undefined;
-  return (
-    e?.errno === 1213 ||
-    e?.errno === 1205 ||
-    e?.code === 'ER_LOCK_DEADLOCK' ||
-    e?.code === 'SQLITE_BUSY'
-  );
+  return e?.errno === 1213 || e?.errno === 1205 || e?.code === 'ER_LOCK_DEADLOCK' || e?.code === 'SQLITE_BUSY';
 }
 
 /**

@@ -52,7 +52,9 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function fingerprint(procedure: string, input: Record<string, unknown>): string {
-  return createHash('sha256').update(`${procedure}\n${canonicalJson(input)}`, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(`${procedure}\n${canonicalJson(input)}`, 'utf8')
+    .digest('hex');
 }
 
 class DuplicateRequest extends Error {}
@@ -92,7 +94,9 @@ export async function pruneRequestResults(db: Db, now: Date, force = false): Pro
   const last = lastPrune.get(db);
   if (!force && last !== undefined && now.getTime() - last < PRUNE_EVERY_MS) return 0;
   lastPrune.set(db, now.getTime());
-  return db('request_results').where('created_at', '<', new Date(now.getTime() - RETENTION_MS)).delete();
+  return db('request_results')
+    .where('created_at', '<', new Date(now.getTime() - RETENTION_MS))
+    .delete();
 }
 
 /**

@@ -1,10 +1,11 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
+import { type Action, type Actor, authorize, joinMembership, notFound } from '../access/access';
 import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
-import { notFound } from '../directory/directories';
-import { fetchPage, type Page } from '../domain/page';
 import { preparedSelect } from '../db/prepared';
 import { forUpdate, inTransaction, type Tx } from '../db/tx';
+import { fetchPage, type Page } from '../domain/page';
+import { authorizeDirectory, lockDirectory } from '../directory/directories';
 import { recordHistory } from '../history/history';
 
 /** Goods (商品) as API.md defines them. */
@@ -47,42 +48,62 @@ export function toGoods(row: GoodsRow): Goods {
   };
 }
 
-/** Live goods of this user, by id. */
-export async function findGoods(db: Conn, userId: number, id: number): Promise<GoodsRow | undefined> {
-  return (await db('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }).first()) as GoodsRow | undefined;
+const GOODS_COLUMNS_OF_G = GOODS_COLUMNS.map((c) => `g.${c}`);
+
+/**
+ * A live goods of a live warehouse the user belongs to, with the role there checked against
+ * `action`: NOT_FOUND for anything else. One statement.
+ */
+async function readGoods(db: Conn, userId: number, id: number, action: Action): Promise<GoodsRow> {
+  const row = (await joinMembership(db('goods as g'), userId, 'g.directory_id')
+    .join('directories as d', 'd.id', 'g.directory_id')
+    .select(GOODS_COLUMNS_OF_G)
+    .where({ 'g.id': id, 'g.live': 1, 'd.live': 1 })
+    .first()) as (GoodsRow & { role: string }) | undefined;
+  authorize(row?.role, action, 'Goods');
+  return row as GoodsRow;
+}
+
+/**
+ * Locks a goods for a change, in the order every stock change takes its locks: its warehouse row
+ * with the caller's membership first (lockDirectory checks `action` there), then the goods row.
+ */
+async function lockGoodsForChange(trx: Tx, userId: number, id: number, action: Action): Promise<GoodsRow & { directory_name: string }> {
+  const found = (await trx('goods').select('directory_id').where({ id, live: 1 }).first()) as { directory_id: number } | undefined;
+  if (!found) throw notFound('Goods');
+  const dir = await lockDirectory(trx, userId, Number(found.directory_id), action, 'Goods');
+  const row = (await forUpdate(trx('goods').select(GOODS_COLUMNS).where({ id, directory_id: dir.id, live: 1 }), trx).first()) as
+    | GoodsRow
+    | undefined;
+  if (!row) throw notFound('Goods');
+  return { ...row, directory_name: dir.name };
 }
 
 export async function getGoods(db: Conn, userId: number, id: number): Promise<Goods> {
-  const row = await findGoods(db, userId, id);
-  if (!row) throw notFound('Goods');
-  return toGoods(row);
-}
-
-/** NOT_FOUND unless the directory is live and this user's: ids of others behave like missing ones. */
-export async function assertDirectory(db: Conn, userId: number, directoryId: number): Promise<void> {
-  const row = await db('directories').select('id').where({ id: directoryId, user_id: userId, live: 1 }).first();
-  if (!row) throw notFound('Directory');
+  return toGoods(await readGoods(db, userId, id, 'read'));
 }
 
 /** The scan's one statement, compiled once (src/db/prepared.ts): it runs for every scan. */
-const selectScan = preparedSelect<{ userId: number; directoryId: number; code: string }, Omit<GoodsRow, 'id'> & { id: number | null }>(
-  (q, p) =>
-    q('directories as d')
-      .leftJoin('goods as g', (join) =>
-        join.on('g.directory_id', 'd.id').andOn('g.user_id', 'd.user_id').andOnVal('g.code', p.code).andOnVal('g.live', 1),
-      )
-      .where({ 'd.id': p.directoryId, 'd.user_id': p.userId, 'd.live': 1 })
-      .first(GOODS_COLUMNS.map((c) => `g.${c}`)),
+const selectScan = preparedSelect<
+  { userId: number; directoryId: number; code: string },
+  Omit<GoodsRow, 'id'> & { id: number | null; role: string }
+>((q, p) =>
+  joinMembership(q('directories as d'), p.userId, 'd.id')
+    .leftJoin('goods as g', (join) => join.on('g.directory_id', 'd.id').andOnVal('g.code', p.code).andOnVal('g.live', 1))
+    .where({ 'd.id': p.directoryId, 'd.live': 1 })
+    .first(GOODS_COLUMNS_OF_G),
 );
 
 /**
- * What is on hand for a scanned code in one of the user's directories, or null. One round trip:
- * the directory row (NOT_FOUND when missing, deleted or another user's) left-joined to the goods.
+ * What is on hand for a scanned code in a warehouse the user belongs to, or null. One round trip:
+ * the warehouse row with the caller's membership (NOT_FOUND when missing, deleted or not theirs)
+ * left-joined to the goods.
  */
 export async function scanGoods(db: Db, userId: number, directoryId: number, code: string): Promise<Goods | null> {
   const [row] = await selectScan(db, { userId, directoryId, code });
-  if (!row) throw notFound('Directory');
-  return row.id === null ? null : toGoods({ ...row, id: row.id });
+  authorize(row?.role, 'read', 'Directory');
+  const { id, ...rest } = row!;
+  return id === null ? null : toGoods({ ...rest, id });
 }
 
 // '!' rather than '\': a backslash means different things in MySQL and SQLite string handling.
@@ -108,8 +129,8 @@ export async function listGoods(
   userId: number,
   opts: { directoryId: number; search?: string; cursor?: string | null; limit: number },
 ): Promise<Page<Goods>> {
-  await assertDirectory(db, userId, opts.directoryId);
-  const query = db('goods').select(GOODS_COLUMNS).where({ directory_id: opts.directoryId, user_id: userId, live: 1 });
+  await authorizeDirectory(db, userId, opts.directoryId, 'read');
+  const query = db('goods').select(GOODS_COLUMNS).where({ directory_id: opts.directoryId, live: 1 });
   if (opts.search) {
     const pattern = containsPattern(opts.search);
     const kind = dbKind(db);
@@ -121,34 +142,21 @@ export async function listGoods(
   return fetchPage<GoodsRow, Goods>(query, { idColumn: 'id', cursor: opts.cursor, limit: opts.limit, map: toGoods });
 }
 
-async function lockGoodsById(trx: Tx, userId: number, id: number): Promise<GoodsRow> {
-  const row = (await forUpdate(trx('goods').select(GOODS_COLUMNS).where({ id, user_id: userId, live: 1 }), trx).first()) as
-    | GoodsRow
-    | undefined;
-  if (!row) throw notFound('Goods');
-  return row;
-}
-
-async function directoryName(trx: Tx, directoryId: number): Promise<string | null> {
-  const row = (await trx('directories').select('name').where({ id: directoryId }).first()) as { name: string } | undefined;
-  return row?.name ?? null;
-}
-
 export interface GoodsChanges {
   name?: string;
   remarks?: string;
   code?: string;
 }
 
-export async function updateGoods(db: Db, userId: number, id: number, changes: GoodsChanges, now: Date): Promise<Goods> {
+export async function updateGoods(db: Db, actor: Actor, id: number, changes: GoodsChanges, now: Date): Promise<Goods> {
   return inTransaction(db, async (trx) => {
-    const current = await lockGoodsById(trx, userId, id);
+    const current = await lockGoodsForChange(trx, actor.id, id, 'manage');
     const patch: Record<string, unknown> = { last_active_at: now };
     if (changes.name !== undefined) patch.name = changes.name;
     if (changes.remarks !== undefined) patch.remarks = changes.remarks;
     if (changes.code !== undefined) patch.code = changes.code;
     try {
-      await trx('goods').where({ id, user_id: userId, live: 1 }).update(patch);
+      await trx('goods').where({ id, live: 1 }).update(patch);
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new TRPCError({ code: 'CONFLICT', message: 'Another goods in this directory already has that code' });
@@ -156,27 +164,27 @@ export async function updateGoods(db: Db, userId: number, id: number, changes: G
       throw err;
     }
     await recordHistory(trx, {
-      userId,
+      actor,
       type: 'goods.update',
       directoryId: current.directory_id,
-      directoryName: await directoryName(trx, current.directory_id),
+      directoryName: current.directory_name,
       goodsId: id,
       goodsName: changes.name ?? current.name,
       createdAt: now,
     });
-    return getGoods(trx, userId, id);
+    return getGoods(trx, actor.id, id);
   });
 }
 
-export async function deleteGoods(db: Db, userId: number, id: number, now: Date): Promise<void> {
+export async function deleteGoods(db: Db, actor: Actor, id: number, now: Date): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const current = await lockGoodsById(trx, userId, id);
-    await trx('goods').where({ id, user_id: userId, live: 1 }).update({ live: null, deleted_at: now });
+    const current = await lockGoodsForChange(trx, actor.id, id, 'manage');
+    await trx('goods').where({ id, live: 1 }).update({ live: null, deleted_at: now });
     await recordHistory(trx, {
-      userId,
+      actor,
       type: 'goods.delete',
       directoryId: current.directory_id,
-      directoryName: await directoryName(trx, current.directory_id),
+      directoryName: current.directory_name,
       goodsId: id,
       goodsName: current.name,
       createdAt: now,

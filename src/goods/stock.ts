@@ -1,7 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { isUniqueViolation } from '../db/knex';
 import { preparedSelect, preparedWrite } from '../db/prepared';
-import { lockDirectory, notFound } from '../directory/directories';
+import { type Actor, notFound } from '../access/access';
+import { lockDirectory } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
 import { forUpdate, type Tx } from '../db/tx';
 import { recordHistory } from '../history/history';
@@ -50,8 +51,8 @@ const bumpDirectory = preparedWrite<{ directoryId: number; now: Date }>((q, p) =
     .where({ id: p.directoryId })
     .update({ use_count: q.raw('?? + 1', ['use_count']), last_active_at: p.now }),
 );
-const selectGoodsByCodeForUpdate = preparedSelect<{ userId: number; directoryId: number; code: string }, GoodsRow>((q, p) =>
-  forUpdate(q('goods').select(GOODS_COLUMNS).where({ directory_id: p.directoryId, code: p.code, user_id: p.userId, live: 1 }), q).first(),
+const selectGoodsByCodeForUpdate = preparedSelect<{ directoryId: number; code: string }, GoodsRow>((q, p) =>
+  forUpdate(q('goods').select(GOODS_COLUMNS).where({ directory_id: p.directoryId, code: p.code, live: 1 }), q).first(),
 );
 
 type AddParams = {
@@ -86,15 +87,18 @@ const takeQuantity = preparedWrite<{ id: number; quantity: number; now: Date }>(
     .update({ quantity: q.raw('?? - ?', ['quantity', p.quantity]), last_active_at: p.now }),
 );
 
-/** Locks a live directory of the user and bumps its use_count/last_active_at; NOT_FOUND otherwise. */
+/**
+ * Locks a live warehouse the user may stock (clerk or above) and bumps its use_count and
+ * last_active_at; NOT_FOUND for a non-member, FORBIDDEN for a viewer.
+ */
 async function touchDirectory(trx: Tx, userId: number, directoryId: number, now: Date): Promise<string> {
-  const { name } = await lockDirectory(trx, userId, directoryId);
+  const { name } = await lockDirectory(trx, userId, directoryId, 'stock');
   await bumpDirectory(trx, { directoryId, now });
   return name;
 }
 
-async function lockGoodsByCode(trx: Tx, userId: number, directoryId: number, code: string): Promise<GoodsRow | undefined> {
-  const [row] = await selectGoodsByCodeForUpdate(trx, { userId, directoryId, code });
+async function lockGoodsByCode(trx: Tx, directoryId: number, code: string): Promise<GoodsRow | undefined> {
+  const [row] = await selectGoodsByCodeForUpdate(trx, { directoryId, code });
   return row;
 }
 
@@ -124,21 +128,16 @@ async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Pr
   });
 }
 
-export async function stockIn(
-  trx: Tx,
-  userId: number,
-  input: StockInInput,
-  now: Date,
-): Promise<{ goods: Goods; created: boolean }> {
-  const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
+export async function stockIn(trx: Tx, actor: Actor, input: StockInInput, now: Date): Promise<{ goods: Goods; created: boolean }> {
+  const directoryName = await touchDirectory(trx, actor.id, input.directoryId, now);
   let created = false;
   let goods: Goods;
-  const existing = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
+  const existing = await lockGoodsByCode(trx, input.directoryId, input.code);
   if (existing) {
     goods = await addTo(trx, existing, input, now);
   } else {
     const row = {
-      user_id: userId,
+      user_id: actor.id,
       directory_id: input.directoryId,
       code: input.code,
       name: input.name || firstCodePoints(input.code, DEFAULT_NAME_LENGTH),
@@ -156,13 +155,13 @@ export async function stockIn(
       // The directory lock should make this unreachable; if another writer still won the race for
       // the unique key, its row is committed now and this stock-in adds to it instead of failing.
       if (!isUniqueViolation(err)) throw err;
-      const winner = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
+      const winner = await lockGoodsByCode(trx, input.directoryId, input.code);
       if (!winner) throw err;
       goods = await addTo(trx, winner, input, now);
     }
   }
   await recordHistory(trx, {
-    userId,
+    actor,
     type: 'stock.in',
     directoryId: input.directoryId,
     directoryName,
@@ -175,14 +174,9 @@ export async function stockIn(
   return { goods, created };
 }
 
-export async function stockOut(
-  trx: Tx,
-  userId: number,
-  input: StockOutInput,
-  now: Date,
-): Promise<{ goods: Goods }> {
-  const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
-  const existing = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
+export async function stockOut(trx: Tx, actor: Actor, input: StockOutInput, now: Date): Promise<{ goods: Goods }> {
+  const directoryName = await touchDirectory(trx, actor.id, input.directoryId, now);
+  const existing = await lockGoodsByCode(trx, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');
   const { affectedRows } = await takeQuantity(trx, { id: existing.id, quantity: input.quantity, now });
   if (affectedRows === 0) {
@@ -194,7 +188,7 @@ export async function stockOut(
   // The row is locked: the answer follows from it without reading it back.
   const goods = toGoods({ ...existing, quantity: Number(existing.quantity) - input.quantity, last_active_at: now });
   await recordHistory(trx, {
-    userId,
+    actor,
     type: 'stock.out',
     directoryId: input.directoryId,
     directoryName,

@@ -13,10 +13,7 @@ import { registerSecurityHeaders } from './security';
  * route, so every route and plugin inherits it. The hooks run in this order: ids first (so even a refusal carries
  * one), then headers, then the limit.
  */
-export async function registerHttpEdge(
-  app: FastifyInstance,
-  config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions,
-): Promise<void> {
+export async function registerHttpEdge(app: FastifyInstance, config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions): Promise<void> {
   registerRequestIds(app);
   registerAccessLog(app);
   registerSecurityHeaders(app);

@@ -2,12 +2,14 @@ import { router } from '../trpc';
 import { authRouter } from './auth';
 import { directoryRouter } from './directory';
 import { goodsRouter } from './goods';
+import { inviteRouter } from './invite';
 import { logRouter } from './log';
 
 export const appRouter = router({
   auth: authRouter,
   directory: directoryRouter,
   goods: goodsRouter,
+  invite: inviteRouter,
   log: logRouter,
 });
 

@@ -7,7 +7,13 @@ export const logRouter = router({
   list: protectedProcedure
     .input(
       z
-        .object({ directoryId: id.optional(), goodsId: id.optional(), type: z.enum(HISTORY_TYPES).optional(), ...pageInput })
+        .object({
+          directoryId: id.optional(),
+          goodsId: id.optional(),
+          type: z.enum(HISTORY_TYPES).optional(),
+          actorId: id.optional(),
+          ...pageInput,
+        })
         .default({ limit: 20 }),
     )
     .query(({ ctx, input }) => listHistory(ctx.db, ctx.user.id, input)),
