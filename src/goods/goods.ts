@@ -18,6 +18,12 @@ export interface Goods {
   quantity: number;
   createdAt: Date;
   lastActiveAt: Date;
+  /** 0–10 characters, '' when none. */
+  unit: string;
+  /** Fen (1/100 yuan), or null when not priced. */
+  price: number | null;
+  /** The low-stock threshold: low when quantity <= minQuantity. */
+  minQuantity: number | null;
 }
 
 export interface GoodsRow {
@@ -29,9 +35,24 @@ export interface GoodsRow {
   quantity: number;
   created_at: Date | number;
   last_active_at: Date | number;
+  unit: string;
+  price: number | null;
+  min_quantity: number | null;
 }
 
-export const GOODS_COLUMNS = ['id', 'directory_id', 'code', 'name', 'remarks', 'quantity', 'created_at', 'last_active_at'];
+export const GOODS_COLUMNS = [
+  'id',
+  'directory_id',
+  'code',
+  'name',
+  'remarks',
+  'quantity',
+  'created_at',
+  'last_active_at',
+  'unit',
+  'price',
+  'min_quantity',
+];
 
 type Conn = Queryable;
 
@@ -45,6 +66,9 @@ export function toGoods(row: GoodsRow): Goods {
     quantity: Number(row.quantity),
     createdAt: toDate(row.created_at),
     lastActiveAt: toDate(row.last_active_at),
+    unit: row.unit,
+    price: row.price === null ? null : Number(row.price),
+    minQuantity: row.min_quantity === null ? null : Number(row.min_quantity),
   };
 }
 

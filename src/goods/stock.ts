@@ -145,6 +145,9 @@ export async function stockIn(trx: Tx, actor: Actor, input: StockInInput, now: D
       quantity: input.quantity,
       created_at: now,
       last_active_at: now,
+      unit: '',
+      price: null,
+      min_quantity: null,
     };
     try {
       const [id] = (await trx('goods').insert({ ...row, live: 1 })) as number[];
