@@ -78,6 +78,32 @@ export function joinMembership(query: Knex.QueryBuilder, userId: Knex.Value, dir
     .select({ role: `${alias}.role` });
 }
 
+/**
+ * joinMembership for a locking read that takes the warehouse row's lock: on MySQL the warehouse row
+ * is read (and locked) first, forced by STRAIGHT_JOIN, then the membership row. A membership change
+ * locks the warehouse row first too, so the two queue on that one row instead of each holding the
+ * other's second lock (a deadlock), and a stock change that waited sees the membership as committed.
+ */
+export function joinMembershipForUpdate(
+  query: Knex.QueryBuilder,
+  userId: Knex.Value,
+  directoryColumn: string,
+  kind: 'mysql' | 'sqlite',
+): Knex.QueryBuilder {
+  if (kind === 'sqlite') return joinMembership(query, userId, directoryColumn);
+  return query
+    .joinRaw('STRAIGHT_JOIN ?? AS ?? ON ?? = ?? AND ?? = ?', [
+      'directory_members',
+      'm',
+      'm.directory_id',
+      directoryColumn,
+      'm.user_id',
+      userId,
+    ])
+    .select({ role: 'm.role' })
+    .forUpdate();
+}
+
 /** Who is acting: the session's user, with the nickname history entries keep as a snapshot. */
 export interface Actor {
   id: number;

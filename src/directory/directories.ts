@@ -1,9 +1,18 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
-import { type Action, type Actor, authorize, joinMembership, type Missing, notFound, type Role } from '../access/access';
-import { isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
+import {
+  type Action,
+  type Actor,
+  authorize,
+  joinMembership,
+  joinMembershipForUpdate,
+  type Missing,
+  notFound,
+  type Role,
+} from '../access/access';
+import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
-import { forUpdate, inTransaction, type Tx } from '../db/tx';
+import { inTransaction, type Tx } from '../db/tx';
 import { recordHistory } from '../history/history';
 
 /** A warehouse (仓库) as API.md defines it, seen by one member. */
@@ -112,10 +121,9 @@ export async function authorizeDirectory(db: Queryable, userId: number, director
 
 /** Prepared (src/db/prepared.ts): every stock change takes this lock first. */
 const selectForUpdate = preparedSelect<{ userId: number; id: number }, { id: number; name: string; role: string }>((q, p) =>
-  forUpdate(
-    joinMembership(q('directories as d').select('d.id', 'd.name'), p.userId, 'd.id').where({ 'd.id': p.id, 'd.live': 1 }),
-    q,
-  ).first(),
+  joinMembershipForUpdate(q('directories as d').select('d.id', 'd.name'), p.userId, 'd.id', dbKind(q))
+    .where({ 'd.id': p.id, 'd.live': 1 })
+    .first(),
 );
 
 export interface LockedDirectory {
