@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerLoginRateLimit } from './auth/rate-limit';
 import { registerHttpEdge } from './http';
+import { serializeRequest } from './http/access-log';
 import { sendError } from './http/errors';
 import { registerTrpc, type TrpcTransport } from './http/trpc-transport';
 import type { Config } from './config';
@@ -41,6 +42,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     logger: {
       level: config.logLevel,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      // URLs without their tRPC input or a download token (src/http/access-log.ts).
+      serializers: { req: serializeRequest },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
     // One line per request instead, written by the HTTP edge (src/http/access-log.ts).
