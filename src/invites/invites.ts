@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { type Actor, isRole, type MemberRole, notFound, type Role, teamAction } from '../access/access';
+import { type Actor, isRole, type MemberRole, notFound, type Role, roleAllows, teamAction } from '../access/access';
 import { generateToken, hashToken } from '../auth/sessions';
 import { toDate, type Db, type Queryable } from '../db/knex';
 import { forUpdate, inTransaction } from '../db/tx';
@@ -105,36 +105,51 @@ export async function revokeInvite(db: Db, actor: Actor, id: number, now: Date):
   });
 }
 
-interface UsableInvite {
+interface InviteLookup {
   id: number;
   directory_id: number;
   directory_name: string;
   role: string;
   inviter_nickname: string | null;
+  /** The inviter's role in the warehouse now, or null when they are no longer a member. */
+  inviter_role: string | null;
   expires_at: Date | number;
   max_uses: number;
   uses: number;
 }
 
 /**
- * The invitation a token names, refused as API.md says: unknown, revoked or of a deleted warehouse
- * → NOT_FOUND; expired or used up → PRECONDITION_FAILED.
+ * The invitation a token names, with its warehouse and its inviter's current role; undefined when
+ * the token is unknown, revoked, or of a deleted warehouse. `lock` re-reads it with a locking read
+ * (inside accept, after the warehouse row is locked) so that it sees what has been committed.
  */
-async function usableInvite(db: Queryable, token: string, now: Date): Promise<UsableInvite> {
-  const row = (await db('invites as i')
+async function findInvite(db: Queryable, token: string, lock: boolean): Promise<InviteLookup | undefined> {
+  const query = db('invites as i')
     .join('directories as d', 'd.id', 'i.directory_id')
     .leftJoin('users as u', 'u.id', 'i.created_by')
-    .select('i.id', 'i.directory_id', { directory_name: 'd.name' }, 'i.role', { inviter_nickname: 'u.nickname' })
+    .leftJoin('directory_members as c', (on) => on.on('c.directory_id', 'i.directory_id').andOn('c.user_id', 'i.created_by'))
+    .select('i.id', 'i.directory_id', { directory_name: 'd.name' }, 'i.role', { inviter_nickname: 'u.nickname', inviter_role: 'c.role' })
     .select('i.expires_at', 'i.max_uses', 'i.uses')
     .where({ 'i.token_hash': hashToken(token), 'd.live': 1 })
     .whereNull('i.revoked_at')
-    .first()) as UsableInvite | undefined;
-  if (!row) throw notFound('Invite');
-  if (toDate(row.expires_at).getTime() <= now.getTime()) {
+    .first();
+  return (await (lock ? forUpdate(query, db) : query)) as InviteLookup | undefined;
+}
+
+/**
+ * Refuses an invitation as API.md says: missing (unknown, revoked, deleted warehouse) → NOT_FOUND;
+ * expired or used up → PRECONDITION_FAILED. An invitation whose inviter has since left, been
+ * removed or lost the right to invite with that role is void, as if revoked: it cannot bring back
+ * someone the team has just let go.
+ */
+function checkUsable(invite: InviteLookup | undefined, now: Date): InviteLookup {
+  if (!invite || !isRole(invite.role) || invite.role === 'owner') throw notFound('Invite');
+  if (!isRole(invite.inviter_role) || !roleAllows(invite.inviter_role, teamAction(invite.role))) throw notFound('Invite');
+  if (toDate(invite.expires_at).getTime() <= now.getTime()) {
     throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'This invitation has expired: ask for a new one' });
   }
-  if (Number(row.uses) >= Number(row.max_uses)) usedUp();
-  return row;
+  if (Number(invite.uses) >= Number(invite.max_uses)) usedUp();
+  return invite;
 }
 
 function usedUp(): never {
@@ -151,7 +166,7 @@ export interface InvitePreview {
 }
 
 export async function previewInvite(db: Db, token: string, now: Date): Promise<InvitePreview> {
-  const invite = await usableInvite(db, token, now);
+  const invite = checkUsable(await findInvite(db, token, false), now);
   const counted = (await db('directory_members').where({ directory_id: invite.directory_id }).count({ n: '*' }).first()) as
     | { n: number | string }
     | undefined;
@@ -165,34 +180,43 @@ export async function previewInvite(db: Db, token: string, now: Date): Promise<I
   };
 }
 
+/**
+ * Joins the warehouse an invitation names. Everything after the warehouse row's lock is read with
+ * locking reads, so two accepts that queued on that lock (a double tap, or five colleagues at once)
+ * each see what the other committed: one membership, and never more uses than maxUses.
+ */
 export async function acceptInvite(db: Db, actor: Actor, token: string, now: Date): Promise<Directory> {
-  return inTransaction(db, async (trx) => {
-    const invite = await usableInvite(trx, token, now);
-    const directoryId = Number(invite.directory_id);
+  const directoryId = await inTransaction(db, async (trx) => {
+    const found = await findInvite(trx, token, false);
+    if (!found) throw notFound('Invite');
+    const id = Number(found.directory_id);
     // The warehouse row first, as every membership change takes it: accepts queue here.
-    const dir = (await forUpdate(trx('directories').select('id', 'name').where({ id: directoryId, live: 1 }), trx).first()) as
+    const dir = (await forUpdate(trx('directories').select('id', 'name').where({ id, live: 1 }), trx).first()) as
       | { id: number; name: string }
       | undefined;
     if (!dir) throw notFound('Invite');
-    const member = await trx('directory_members').select('role').where({ directory_id: directoryId, user_id: actor.id }).first();
-    if (member) return getDirectory(trx, actor.id, directoryId);
+    const member = await forUpdate(trx('directory_members').select('role').where({ directory_id: id, user_id: actor.id }), trx).first();
+    // Already a member: the warehouse back, no use consumed, whatever state the invitation is in.
+    if (member) return id;
+    const invite = checkUsable(await findInvite(trx, token, true), now);
     const consumed = await trx('invites')
       .where({ id: invite.id })
       .whereNull('revoked_at')
-      .where('expires_at', '>', now)
       .whereRaw('?? < ??', ['uses', 'max_uses'])
       .increment('uses', 1);
     if (Number(consumed) === 0) usedUp();
-    await trx('directory_members').insert({ directory_id: directoryId, user_id: actor.id, role: invite.role, joined_at: now });
+    await trx('directory_members').insert({ directory_id: id, user_id: actor.id, role: invite.role, joined_at: now });
     await recordHistory(trx, {
       actor,
       type: 'member.join',
-      directoryId,
+      directoryId: id,
       directoryName: dir.name,
       targetUserId: actor.id,
       note: invite.role,
       createdAt: now,
     });
-    return getDirectory(trx, actor.id, directoryId);
+    return id;
   });
+  // Read after commit: inside the transaction a MySQL snapshot could predate other members' joins.
+  return getDirectory(db, actor.id, directoryId);
 }
