@@ -172,6 +172,13 @@ async function insertDirectories(db: Db, userIds: number[], now: Date, chunk: nu
     chunk,
   );
   const rows = (await db('directories').select('id', 'user_id').whereIn('user_id', userIds)) as Array<{ id: number; user_id: number }>;
+  // Each user owns their warehouse, as directory.create makes it.
+  await insertChunked(
+    db,
+    'directory_members',
+    rows.map((r) => ({ directory_id: r.id, user_id: r.user_id, role: 'owner', joined_at: now })),
+    chunk,
+  );
   const byUser = new Map(rows.map((r) => [Number(r.user_id), Number(r.id)]));
   return userIds.map((u) => {
     const id = byUser.get(u);
@@ -238,7 +245,7 @@ export async function seedDatabase(db: Db, spec: SeedSpec): Promise<SeedResult> 
     goodsRows += await insertChunked(db, 'goods', fillerGoods(), spec.chunk);
   }
   // Fresh statistics, as a long-running database would have.
-  await db.raw('ANALYZE TABLE goods, directories, sessions, users');
+  await db.raw('ANALYZE TABLE goods, directories, directory_members, sessions, users');
   return { users, goodsRows, seconds: (Date.now() - started) / 1000 };
 }
 
