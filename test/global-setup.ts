@@ -15,7 +15,7 @@ export default async function setup(): Promise<void> {
   await buildServerBundle();
   const url = testDatabaseUrl();
   const { database, ...conn } = mysqlConnectionFromUrl(url);
-  let connection;
+  let connection: mysql.Connection;
   try {
     connection = await mysql.createConnection({ ...conn, connectTimeout: 5000 });
   } catch (err) {

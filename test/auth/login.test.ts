@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/sessions';
 import { toDate } from '../../src/db/knex';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, useTestApp, type TestApp } from '../helpers/app';
 import { encryptUserData, startFakeWechat, userInfoPayload, type FakeWechat } from '../helpers/fake-wechat';
 
 const TIMEOUT_MS = 300;
@@ -17,14 +17,10 @@ async function rowCounts(t: TestApp): Promise<Record<string, number>> {
 
 describe('auth.login with WeChat (server-side callers, fake WeChat on loopback)', () => {
   let wx: FakeWechat;
-  let t: TestApp;
-  beforeAll(async () => {
+  const t = useTestApp(async (onClose) => {
     wx = await startFakeWechat();
-    t = await createTestApp({ wechat: wx, env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS) } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await wx?.close();
+    onClose(() => wx.close());
+    return { wechat: wx, env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS) } };
   });
 
   it('first login creates the user, the 默认 directory and its log row, and a hashed session', async () => {
@@ -289,13 +285,7 @@ describe('auth.login with WeChat (server-side callers, fake WeChat on loopback)'
 });
 
 describe('development login (no WeChat credentials)', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   it('logs in any code as dev-<code> without calling WeChat', async () => {
     expect(t.config.wechat.appId).toBeUndefined();

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateToken, hashToken } from '../../src/auth/sessions';
 import { toDate } from '../../src/db/knex';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, useTestApp } from '../helpers/app';
 
 const DAY_MS = 86_400_000;
 
 describe('sessions and the protected auth procedures (server-side callers)', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ env: { SESSION_TTL_DAYS: '2' } });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ env: { SESSION_TTL_DAYS: '2' } });
 
   const login = (code: string) => t.caller().auth.login({ code });
 

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_QUANTITY } from '../../src/goods/stock';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows, expectInvalid, expectTRPCError, snapshot } from './helpers';
 
 describe('goods router', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   async function userWithDirectory(name = '仓库'): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();

@@ -1,10 +1,9 @@
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable, isRetryableTxError, mysqlConnectionFromUrl, type Queryable } from '../../src/db/knex';
 import { idempotent } from '../../src/domain/idempotency';
 import { inTransaction, type Tx } from '../../src/db/tx';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows } from './helpers';
 
 /*
@@ -13,19 +12,12 @@ import { countRows } from './helpers';
  * connection always goes back to the pool, and one that may still hold a transaction never does.
  */
 describe('inTransaction', () => {
-  let tdb: TestDb;
-  let t: TestApp;
+  const t = useTestApp({ poolMax: 2 });
   let u: TestUser;
   let dir: number;
   beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 2 });
-    t = await createTestApp({ tdb });
     u = await t.newUser();
     dir = (await u.caller.directory.create({ name: 'tx' })).id;
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
   });
 
   const logRow = (note: string) => ({ user_id: u.userId, type: 'stock.in', directory_name: note, created_at: t.now() });
@@ -84,7 +76,7 @@ describe('inTransaction', () => {
   });
 
   it.runIf(process.env.TEST_DB !== 'sqlite')('never hands out again a connection that died inside a transaction', async () => {
-    const base = mysqlConnectionFromUrl(tdb.url!);
+    const base = mysqlConnectionFromUrl(t.tdb.url!);
     const admin = await mysql.createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
     let killedId = 0;
     try {
@@ -123,21 +115,14 @@ describe('inTransaction', () => {
  * deadlocks, so this is MySQL only.
  */
 describe('deadlock retry (MySQL)', () => {
-  let tdb: TestDb;
-  let t: TestApp;
+  const t = useTestApp({ poolMax: 5 });
   let u: TestUser;
   let a: number;
   let b: number;
   beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 5 });
-    t = await createTestApp({ tdb });
     u = await t.newUser();
     a = (await u.caller.directory.create({ name: 'A' })).id;
     b = (await u.caller.directory.create({ name: 'B' })).id;
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
   });
 
   const bump = (conn: Queryable, id: number) =>

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/routers/_app';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { anyWire, badTokens, invalidWire, validWire, type ProcedureSpec, type Wire } from './support/fuzz';
 import {
@@ -109,8 +109,12 @@ function describable(c: Case): Case {
 }
 
 describe('fuzz: every procedure over HTTP', () => {
-  let t: TestApp;
   let wechat: FakeWechat;
+  const t = useTestApp(async (onClose) => {
+    wechat = await startFakeWechat();
+    onClose(() => wechat.close());
+    return { wechat, env: { RATE_LIMIT_MAX: '10000000', LOGIN_RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'warn' } };
+  });
   let base: string;
   let token: string;
   /** Ids the fuzzing user does not own: another user's objects, its own deleted directory, nonexistent. */
@@ -118,11 +122,6 @@ describe('fuzz: every procedure over HTTP', () => {
   let revokedTokens: string[];
 
   beforeAll(async () => {
-    wechat = await startFakeWechat();
-    t = await createTestApp({
-      wechat,
-      env: { RATE_LIMIT_MAX: '10000000', LOGIN_RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'warn' },
-    });
     base = await t.listen();
 
     const victim = await t.newUser();
@@ -142,11 +141,6 @@ describe('fuzz: every procedure over HTTP', () => {
     await loggedOut.caller.auth.logout();
     revokedTokens = [loggedOut.token];
     foreignIds = [home!.id, other.id, goods.id, gone.id, own!.id, 1, 2, 3, 2_000_000_000, 2_147_483_647];
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await wechat?.close();
   });
 
   it('has a fuzz spec for every procedure of the router', () => {

@@ -2,7 +2,7 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../src/routers/_app';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { createTestApp, useTestApp, type TestUser } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { expectUnchanged, send, sessionHeaders, snapshot, trpcError } from './support/http';
 import { rawRequest, type RawResponse } from './support/raw-http';
@@ -35,20 +35,16 @@ function expectTrpc4xx(res: RawResponse, status: number, code: string): void {
 }
 
 describe('raw HTTP garbage', () => {
-  let t: TestApp;
+  const t = useTestApp(() => ({ tdb, env: { RATE_LIMIT_MAX: '100000' } }));
   let base: string;
   let user: TestUser;
   let stockIn: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ tdb, env: { RATE_LIMIT_MAX: '100000' } });
     base = await t.listen();
     user = await t.newUser();
     const [home] = await user.caller.directory.list();
     stockIn = JSON.stringify(superjson.serialize({ directoryId: home!.id, code: 'RAW-1' }));
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   const post = (headers: Record<string, string | number>, body?: string | Buffer) =>
@@ -127,15 +123,11 @@ describe('raw HTTP garbage', () => {
 });
 
 describe('security headers, CORS and request ids', () => {
-  let t: TestApp;
+  const t = useTestApp(() => ({ tdb, env: { RATE_LIMIT_MAX: '100000' } }));
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ tdb, env: { RATE_LIMIT_MAX: '100000' } });
     base = await t.listen();
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   const answers = async () => [

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { client, trpcCodeOf } from './support/http';
 
 /*
@@ -39,14 +39,13 @@ const HOSTILE = [
 ];
 
 describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
   let base: string;
   let user: TestUser;
   let api: ReturnType<typeof client>;
   let tableCounts: () => Promise<Record<string, number>>;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
     base = await t.listen();
     user = await t.newUser();
     api = client(base, user.token);
@@ -57,9 +56,6 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
       }
       return out;
     };
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('directory names: create, rename, get and list keep every string exactly', async () => {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { preparedSelect, preparedWrite } from '../../src/db/prepared';
 import { inTransaction } from '../../src/db/tx';
 import { GOODS_COLUMNS } from '../../src/goods/goods';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 
 /*
  * preparedSelect (src/db/prepared.ts) compiles a builder query once per database kind and binds each
@@ -10,20 +10,15 @@ import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
  * refuse a query that would silently ignore a parameter.
  */
 
-let t: TestApp;
+const t = useTestApp();
 let u: TestUser;
 let dir: number;
 const codes = ['6901', "o'brien", '%_\\', '扫码 商品', '👩‍👩‍👧‍👦', 'x'.repeat(255)];
 
 beforeAll(async () => {
-  t = await createTestApp();
   u = await t.newUser();
   dir = (await u.caller.directory.list())[0]!.id;
   for (const code of codes) await u.caller.goods.stockIn({ directoryId: dir, code, quantity: 2 });
-});
-
-afterAll(async () => {
-  await t.close();
 });
 
 describe('preparedSelect', () => {

@@ -77,7 +77,8 @@ describe('server transformer', () => {
       cyclic,
       { n: NaN, z: -0, i: -Infinity },
       { u: undefined },
-      [1, , 3], // eslint-disable-line no-sparse-arrays
+      // biome-ignore lint/suspicious/noSparseArray: a sparse array is one of the values under test
+      [1, , 3],
       withExtra,
       { big: 10n },
       { when: new Date(NaN) },
