@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from '../helpers/app';
 import { countRows, expectTRPCError } from '../domain/helpers';
-import { codeOf, logRows, namedUser, snapshotAll } from './helpers';
+import { codeOf, join, logRows, namedUser, snapshotAll } from './helpers';
 
 const HOUR = 3_600_000;
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -246,5 +246,26 @@ describe('invitations', () => {
     await expectTRPCError(guest.caller.invite.preview({ token: invite.token }), 'NOT_FOUND');
     await expectTRPCError(guest.caller.invite.accept({ token: invite.token }), 'NOT_FOUND');
     expect(await countRows(t.db, 'directory_members', { directory_id: dirId })).toBe(1);
+  });
+
+  it('an invitation made by a member who was removed, left or demoted no longer lets anyone in', async () => {
+    const { owner, dirId } = await ownerWithWarehouse('旧邀请');
+    const manager = await namedUser(t, '前店长');
+    await join(owner, dirId, 'manager', [manager]);
+    const clerkInvite = await manager.caller.invite.create({ directoryId: dirId, role: 'clerk', maxUses: 100, expiresInHours: 168 });
+    const viewerInvite = await manager.caller.invite.create({ directoryId: dirId, role: 'viewer', maxUses: 100 });
+
+    // Demoted to clerk: a clerk cannot invite, so neither invitation works any more.
+    await owner.caller.directory.setRole({ directoryId: dirId, userId: manager.userId, role: 'clerk' });
+    const guest = await namedUser(t, '路人');
+    await expectTRPCError(guest.caller.invite.preview({ token: viewerInvite.token }), 'NOT_FOUND');
+    await expectTRPCError(guest.caller.invite.accept({ token: viewerInvite.token }), 'NOT_FOUND');
+
+    // Removed: they cannot come back through the invitation they made themselves.
+    await owner.caller.directory.removeMember({ directoryId: dirId, userId: manager.userId });
+    const before = await snapshotAll(t.db);
+    await expectTRPCError(manager.caller.invite.accept({ token: clerkInvite.token }), 'NOT_FOUND');
+    await expectTRPCError(manager.caller.directory.get({ id: dirId }), 'NOT_FOUND');
+    expect(await snapshotAll(t.db)).toEqual(before);
   });
 });
