@@ -34,10 +34,7 @@ function headerValue(value: string | string[] | undefined): string | null {
 }
 
 /** Builds a context outside HTTP: for typed server-side callers in tests and scripts. */
-export function createInnerContext(
-  deps: ContextDeps,
-  opts: { sessionToken?: string | null; ip?: string } = {},
-): Context {
+export function createInnerContext(deps: ContextDeps, opts: { sessionToken?: string | null; ip?: string } = {}): Context {
   return {
     db: deps.db,
     config: deps.config,
@@ -67,10 +64,7 @@ function sessionOf(ctx: Context, token: string): Promise<SessionLookup> {
 
 export function contextFactory(deps: ContextDeps) {
   return ({ req }: { req: FastifyRequest }): Context => {
-    const ctx = createInnerContext(
-      { ...deps, log: req.log },
-      { sessionToken: headerValue(req.headers[SESSION_HEADER]), ip: req.ip },
-    );
+    const ctx = createInnerContext({ ...deps, log: req.log }, { sessionToken: headerValue(req.headers[SESSION_HEADER]), ip: req.ip });
     requestSessions.set(ctx, null);
     return ctx;
   };
@@ -104,7 +98,13 @@ export const middleware = t.middleware;
  * shortly, instead of the INTERNAL_SERVER_ERROR kept for bugs.
  */
 function serviceUnavailable(cause: unknown): TRPCError {
-  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The database is unavailable right now: try again shortly', cause });
+  // A COMMIT whose connection died (src/db/tx.ts): the change may have been applied. The client's
+  // retry with the same requestId gets the first outcome if it was.
+  const unknownOutcome = (cause as { code?: string } | undefined)?.code === 'COMMIT_OUTCOME_UNKNOWN';
+  const message = unknownOutcome
+    ? 'The database connection was lost while committing: the change may or may not have been applied; retry with the same requestId'
+    : 'The database is unavailable right now: try again shortly';
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause });
 }
 
 function withDatabaseAvailability<R extends { ok: boolean; error?: TRPCError }>(result: R): R {

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { registerAccessLog } from './access-log';
 import { registerConnectionDraining } from './drain';
 import { registerErrorHandlers, type ErrorReplyOptions } from './errors';
-import { registerRateLimit } from './rate-limit';
+import { registerRateLimit, type RateLimitStoreOptions } from './rate-limit';
 import { registerRequestIds } from './request-id';
 import { registerSecurityHeaders } from './security';
 
@@ -15,7 +15,7 @@ import { registerSecurityHeaders } from './security';
  */
 export async function registerHttpEdge(
   app: FastifyInstance,
-  config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions,
+  config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions & RateLimitStoreOptions,
 ): Promise<void> {
   registerRequestIds(app);
   registerAccessLog(app);
