@@ -18,8 +18,7 @@ import { MYSQL_DRIVER_OPTIONS, mysqlConnectionFromUrl } from '../src/db/knex';
 const LAST_SEEN_RESOLUTION_MS = 60_000;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const MAX_QUANTITY = 2_147_483_647;
-const GOODS_SELECT =
-  'select `id`, `directory_id`, `code`, `name`, `remarks`, `quantity`, `created_at`, `last_active_at` from `goods`';
+const GOODS_SELECT = 'select `id`, `directory_id`, `code`, `name`, `remarks`, `quantity`, `created_at`, `last_active_at` from `goods`';
 
 interface GoodsRow {
   id: number;
@@ -111,10 +110,7 @@ async function stockInTx(
     [input.directoryId, userId, 1, 1],
   );
   if (!dir) throw new HttpError(404, 'NOT_FOUND');
-  await exec(conn, 'update `directories` set `use_count` = `use_count` + 1, `last_active_at` = ? where `id` = ?', [
-    now,
-    input.directoryId,
-  ]);
+  await exec(conn, 'update `directories` set `use_count` = `use_count` + 1, `last_active_at` = ? where `id` = ?', [now, input.directoryId]);
   const [existing] = await rows<GoodsRow>(
     conn,
     `${GOODS_SELECT} where \`directory_id\` = ? and \`code\` = ? and \`user_id\` = ? and \`live\` = ? limit ? for update`,
@@ -150,7 +146,9 @@ async function idempotentStockIn(
   input: { directoryId: number; code: string; quantity: number },
   now: Date,
 ): Promise<{ goods: ReturnType<typeof goodsJson>; created: boolean }> {
-  const print = createHash('sha256').update(`goods.stockIn\n${canonicalInput(input)}`, 'utf8').digest('hex');
+  const print = createHash('sha256')
+    .update(`goods.stockIn\n${canonicalInput(input)}`, 'utf8')
+    .digest('hex');
   const conn = await pool.getConnection();
   try {
     await conn.query('BEGIN');
@@ -161,8 +159,15 @@ async function idempotentStockIn(
         [now, print, 'goods.stockIn', requestId, '', userId],
       );
       const value = await stockInTx(conn, userId, input, now);
-      const response = JSON.stringify({ json: { ok: true, value }, meta: { values: { 'value.goods.createdAt': ['Date'], 'value.goods.lastActiveAt': ['Date'] }, v: 1 } });
-      await exec(conn, 'update `request_results` set `response` = ? where `user_id` = ? and `request_id` = ?', [response, userId, requestId]);
+      const response = JSON.stringify({
+        json: { ok: true, value },
+        meta: { values: { 'value.goods.createdAt': ['Date'], 'value.goods.lastActiveAt': ['Date'] }, v: 1 },
+      });
+      await exec(conn, 'update `request_results` set `response` = ? where `user_id` = ? and `request_id` = ?', [
+        response,
+        userId,
+        requestId,
+      ]);
       await conn.query('COMMIT');
       return value;
     } catch (err) {

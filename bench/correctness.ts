@@ -114,7 +114,8 @@ export async function runCorrectness(opts: {
   const okIns = inCodes.OK ?? 0;
   const preconditionFailed = outCodes.PRECONDITION_FAILED ?? 0;
   const unexpected: Record<string, number> = {};
-  for (const [code, n] of Object.entries(outCodes)) if (code !== 'OK' && code !== 'PRECONDITION_FAILED') tally(unexpected, `stockOut ${code}`, n);
+  for (const [code, n] of Object.entries(outCodes))
+    if (code !== 'OK' && code !== 'PRECONDITION_FAILED') tally(unexpected, `stockOut ${code}`, n);
   for (const [code, n] of Object.entries(inCodes)) if (code !== 'OK') tally(unexpected, `stockIn ${code}`, n);
   for (const m of [outM, inM, bgM]) {
     if (m.errors) tally(unexpected, `${m.label}: socket errors`, m.errors);
@@ -146,7 +147,8 @@ export async function runCorrectness(opts: {
   const useCount = Number(dir.use_count);
   const expectedFinal = hot.start + okIns - okOuts;
 
-  if (final !== expectedFinal) lostUpdates.push(`final quantity ${final}, expected ${hot.start} + ${okIns} in − ${okOuts} out = ${expectedFinal}`);
+  if (final !== expectedFinal)
+    lostUpdates.push(`final quantity ${final}, expected ${hot.start} + ${okIns} in − ${okOuts} out = ${expectedFinal}`);
   if (outLogs !== okOuts) lostUpdates.push(`${outLogs} stock.out log rows for ${okOuts} successful stock-outs`);
   if (inLogs !== okIns) lostUpdates.push(`${inLogs} stock.in log rows for ${okIns} successful stock-ins`);
   if (brokenChain > 0) lostUpdates.push(`${brokenChain} log rows whose quantityAfter does not follow from the previous one`);
@@ -180,7 +182,9 @@ export async function runCorrectness(opts: {
   const after = (await db('goods').select('quantity').where({ id: hot.goodsId }).first()) as { quantity: number };
   const applied = Number(after.quantity) - final;
   if (applied !== okRetried) {
-    lostUpdates.push(`${opts.retries} requestIds sent twice each (${okRetried} answered 200) added ${applied} units, expected ${okRetried}`);
+    lostUpdates.push(
+      `${opts.retries} requestIds sent twice each (${okRetried} answered 200) added ${applied} units, expected ${okRetried}`,
+    );
   }
   if (mismatchedReplies > 0) lostUpdates.push(`${mismatchedReplies} retried requestIds got two different answers`);
   if (non200 > 0) tally(unexpected, 'retried stockIn non-200', non200);

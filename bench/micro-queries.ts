@@ -25,7 +25,9 @@ async function cpuPerQuery(label: string, run: (i: number) => Promise<unknown>):
   );
   const u = process.cpuUsage(t0);
   const wall = (Date.now() - w0) / 1000;
-  console.log(`${label.padEnd(44)} ${((u.user + u.system) / QUERIES).toFixed(1).padStart(6)} µs CPU/query  ${(QUERIES / wall).toFixed(0).padStart(6)} q/s`);
+  console.log(
+    `${label.padEnd(44)} ${((u.user + u.system) / QUERIES).toFixed(1).padStart(6)} µs CPU/query  ${(QUERIES / wall).toFixed(0).padStart(6)} q/s`,
+  );
 }
 
 async function main(): Promise<void> {

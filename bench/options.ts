@@ -64,7 +64,18 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     console.log(USAGE);
     process.exit(0);
   }
-  const known = new Set(['--quick', '--only', '--duration', '--rounds', '--connections', '--pool', '--profile', '--keep', '--drop-index', '--app-node-flags']);
+  const known = new Set([
+    '--quick',
+    '--only',
+    '--duration',
+    '--rounds',
+    '--connections',
+    '--pool',
+    '--profile',
+    '--keep',
+    '--drop-index',
+    '--app-node-flags',
+  ]);
   const takesValue = new Set(['--only', '--duration', '--rounds', '--connections', '--pool', '--drop-index', '--app-node-flags']);
   argv.forEach((a, i) => {
     if (i > 0 && takesValue.has(argv[i - 1]!)) return;

@@ -137,12 +137,7 @@ function problemLines(file: string): { count: number; messages: Record<string, n
   return { count, messages };
 }
 
-async function call(
-  base: string,
-  pathAndQuery: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
+async function call(base: string, pathAndQuery: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await fetch(base + pathAndQuery, {
     method: body === undefined ? 'GET' : 'POST',
     headers: { 'x-session-token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -173,7 +168,9 @@ async function preflight(trpc: string, bare: string, user: BenchUser): Promise<v
     const b = await call(bare, `/bare/goods.scan${q}`, user.token);
     if (a.status !== 200) throw notImplemented('goods.scan', a);
     if (b.status !== 200 || !isDeepStrictEqual(a.json, b.json)) {
-      throw new Error(`the bare scan route answers differently from goods.scan:\n tRPC ${JSON.stringify(a.json)}\n bare ${JSON.stringify(b.json)}`);
+      throw new Error(
+        `the bare scan route answers differently from goods.scan:\n tRPC ${JSON.stringify(a.json)}\n bare ${JSON.stringify(b.json)}`,
+      );
     }
   }
   for (const withRequestId of [false, true]) {
@@ -239,7 +236,8 @@ async function main(): Promise<number> {
       `${machine.cpus} CPUs, Node ${machine.node}, MariaDB ${mariadb}, ${opts.connections} connections, pool ${opts.poolMax}, ` +
       `${opts.durationSec}s × ${opts.rounds} round(s) per side`,
   );
-  if (opts.dropIndexes.length) say(`EXPERIMENT: dropping ${opts.dropIndexes.map((d) => `${d.table}.${d.index}`).join(', ')} from the benchmark databases`);
+  if (opts.dropIndexes.length)
+    say(`EXPERIMENT: dropping ${opts.dropIndexes.map((d) => `${d.table}.${d.index}`).join(', ')} from the benchmark databases`);
 
   const dbs: Array<{ name: string; db: Db }> = [];
   let servers: Servers[] = [];
@@ -254,7 +252,9 @@ async function main(): Promise<number> {
       totalGoods: opts.smallGoods,
       chunk: opts.insertChunk,
     });
-    const hot: HotFixture | null = wants('5') ? await seedHot(small.db, opts.hot.start, Math.max(4, Math.floor(opts.connections / 2))) : null;
+    const hot: HotFixture | null = wants('5')
+      ? await seedHot(small.db, opts.hot.start, Math.max(4, Math.floor(opts.connections / 2)))
+      : null;
 
     let largeSeed: SeedResult | null = null;
     let largeUrl: string | null = null;
@@ -280,13 +280,25 @@ async function main(): Promise<number> {
     servers.push(await startServers('app', { servers: specs, poolMax: opts.poolMax }, opts, opts.appNodeFlags));
     if (opts.appNodeFlags.length) say(`EXPERIMENT: the real server runs with node ${opts.appNodeFlags.join(' ')}`);
     if (opts.only.includes('L')) {
-      servers.push(await startServers('ladder', { servers: [{ name: 'ladder', kind: 'ladder', databaseUrl: small.url, logLevel: 'warn' }], poolMax: opts.poolMax }, opts));
+      servers.push(
+        await startServers(
+          'ladder',
+          { servers: [{ name: 'ladder', kind: 'ladder', databaseUrl: small.url, logLevel: 'warn' }], poolMax: opts.poolMax },
+          opts,
+        ),
+      );
     }
-    servers.push(await startServers('bare', { servers: [{ name: 'bare', kind: 'bare', databaseUrl: small.url }], poolMax: opts.poolMax }, opts));
+    servers.push(
+      await startServers('bare', { servers: [{ name: 'bare', kind: 'bare', databaseUrl: small.url }], poolMax: opts.poolMax }, opts),
+    );
     const ports: Record<string, number> = Object.assign({}, ...servers.map((x) => x.ports));
     const url = (name: string) => `http://127.0.0.1:${ports[name]}`;
     const cpuOf = (name: string) => servers.find((x) => name in x.ports)!.cpu;
-    say(`servers: ${Object.entries(ports).map(([n, p]) => `${n} :${p}`).join(', ')}`);
+    say(
+      `servers: ${Object.entries(ports)
+        .map(([n, p]) => `${n} :${p}`)
+        .join(', ')}`,
+    );
     const appLog = servers[0]!.logFile;
 
     await preflight(url('trpc'), url('bare'), smallSeed.users[0]!);
@@ -312,7 +324,11 @@ async function main(): Promise<number> {
     // Reads first, then writes: stock-ins add log rows and bump counters.
     if (wants('1')) {
       say('row 1: goods.scan vs bare route');
-      const r = await compare(load('tRPC goods.scan', 'trpc', scanRequests(users, '/trpc')), load('bare scan', 'bare', scanRequests(users, '/bare')), cmp);
+      const r = await compare(
+        load('tRPC goods.scan', 'trpc', scanRequests(users, '/trpc')),
+        load('bare scan', 'bare', scanRequests(users, '/bare')),
+        cmp,
+      );
       done(throughputRow('1', 'goods.scan over tRPC (LOG_LEVEL=warn) vs bare Fastify + mysql2', ['scan', 'bare'], r, THROUGHPUT_TARGET));
     }
     if (wants('1i')) {
@@ -334,7 +350,11 @@ async function main(): Promise<number> {
     }
     if (opts.only.includes('L')) {
       say('row L: the layers of goods.scan, one at a time, against the bare route');
-      const bare = await compare(load('bare scan', 'bare', scanRequests(users, '/bare')), load('bare scan', 'bare', scanRequests(users, '/bare')), cmp);
+      const bare = await compare(
+        load('bare scan', 'bare', scanRequests(users, '/bare')),
+        load('bare scan', 'bare', scanRequests(users, '/bare')),
+        cmp,
+      );
       const rungs: Array<[string, string, LoadSpec['next']]> = [
         ['L0', 'Fastify + logger, constant answer', scanRequests(users, '/l', 'scan')],
         ['L1', '+ HTTP edge (ids, helmet, rate limits)', scanRequests(users, '/l', 'scan')],
@@ -348,8 +368,20 @@ async function main(): Promise<number> {
         const r = await compare(load(title, server, next), load(title, server, next), { ...cmp, rounds: 1 });
         done(throughputRow(id, title, [id, 'bare'], { subject: r.subject, baseline: bare.subject }, null));
       }
-      const real = await compare(load('goods.scan', 'trpc', scanRequests(users, '/trpc')), load('goods.scan', 'trpc', scanRequests(users, '/trpc')), { ...cmp, rounds: 1 });
-      done(throughputRow('L4', '+ goods.scan itself (directory check + goods lookup)', ['scan', 'bare'], { subject: real.subject, baseline: bare.subject }, null));
+      const real = await compare(
+        load('goods.scan', 'trpc', scanRequests(users, '/trpc')),
+        load('goods.scan', 'trpc', scanRequests(users, '/trpc')),
+        { ...cmp, rounds: 1 },
+      );
+      done(
+        throughputRow(
+          'L4',
+          '+ goods.scan itself (directory check + goods lookup)',
+          ['scan', 'bare'],
+          { subject: real.subject, baseline: bare.subject },
+          null,
+        ),
+      );
     }
     if (wants('3')) {
       say(`row 3: a batch of ${BATCH_SIZE} goods.scan in one request vs ${BATCH_SIZE} separate requests`);
@@ -358,9 +390,14 @@ async function main(): Promise<number> {
         load('tRPC single scans', 'trpc', scanRequests(users, '/trpc')),
         cmp,
       );
-      const row = throughputRow('3', `scans/s: ${BATCH_SIZE} goods.scan per batched request vs one per request`, [`batch×${BATCH_SIZE}`, 'scan'], r, null, [
-        `subject req/s × ${BATCH_SIZE} = scans/s; latency is per HTTP request (${BATCH_SIZE} scans)`,
-      ]);
+      const row = throughputRow(
+        '3',
+        `scans/s: ${BATCH_SIZE} goods.scan per batched request vs one per request`,
+        [`batch×${BATCH_SIZE}`, 'scan'],
+        r,
+        null,
+        [`subject req/s × ${BATCH_SIZE} = scans/s; latency is per HTTP request (${BATCH_SIZE} scans)`],
+      );
       row.subjectCallsPerRequest = BATCH_SIZE;
       row.ratio = r.baseline.reqPerSec > 0 ? (r.subject.reqPerSec * BATCH_SIZE) / r.baseline.reqPerSec : 0;
       done(row);
@@ -399,7 +436,15 @@ async function main(): Promise<number> {
         load('bare stockIn', 'bare', stockInRequests(users, '/bare', false)),
         cmp,
       );
-      done(throughputRow('2', 'goods.stockIn (transaction: use_count bump, update, log insert) vs bare mysql2 transaction', ['stockIn', 'bare'], r, THROUGHPUT_TARGET));
+      done(
+        throughputRow(
+          '2',
+          'goods.stockIn (transaction: use_count bump, update, log insert) vs bare mysql2 transaction',
+          ['stockIn', 'bare'],
+          r,
+          THROUGHPUT_TARGET,
+        ),
+      );
     }
     if (wants('2r')) {
       say('row 2r: goods.stockIn with a requestId (as the mini-program client sends) vs bare');
@@ -408,7 +453,15 @@ async function main(): Promise<number> {
         load('bare stockIn + requestId', 'bare', stockInRequests(users, '/bare', true)),
         cmp,
       );
-      done(throughputRow('2r', 'goods.stockIn with requestId (idempotency record + savepoint) vs bare doing the same', ['stockIn+rid', 'bare'], r, THROUGHPUT_TARGET));
+      done(
+        throughputRow(
+          '2r',
+          'goods.stockIn with requestId (idempotency record + savepoint) vs bare doing the same',
+          ['stockIn+rid', 'bare'],
+          r,
+          THROUGHPUT_TARGET,
+        ),
+      );
     }
 
     let correctness: CorrectnessResult | null = null;
@@ -483,7 +536,11 @@ async function main(): Promise<number> {
       pass: errorRows.length === 0,
     });
     if (correctness) {
-      summary.push({ target: 'zero lost updates (row 5)', value: String(correctness.lostUpdates.length), pass: correctness.lostUpdates.length === 0 });
+      summary.push({
+        target: 'zero lost updates (row 5)',
+        value: String(correctness.lostUpdates.length),
+        pass: correctness.lostUpdates.length === 0,
+      });
     }
     process.stdout.write('\nTargets (reported, never enforced)\n');
     for (const s of summary) process.stdout.write(`  ${s.pass ? 'PASS' : 'MISS'}  ${s.target}: ${s.value}\n`);

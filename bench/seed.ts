@@ -39,7 +39,9 @@ const FILLER_GOODS_PER_USER = 500;
 /** Refuses anything that does not look like a benchmark database: the bench drops and recreates it. */
 export function assertBenchDatabaseName(name: string): void {
   if (!/bench/i.test(name)) {
-    throw new Error(`Refusing to use database "${name}": the benchmark drops and recreates its databases, so the name must contain "bench"`);
+    throw new Error(
+      `Refusing to use database "${name}": the benchmark drops and recreates its databases, so the name must contain "bench"`,
+    );
   }
 }
 
@@ -147,7 +149,12 @@ async function insertChunked<T extends object>(db: Db, table: string, rows: Iter
 
 /** Inserts users by openid and returns their ids in the same order. */
 async function insertUsers(db: Db, openids: string[], now: Date, chunk: number): Promise<number[]> {
-  await insertChunked(db, 'users', openids.map((o) => userRow(o, now)), chunk);
+  await insertChunked(
+    db,
+    'users',
+    openids.map((o) => userRow(o, now)),
+    chunk,
+  );
   const rows = (await db('users').select('id', 'openid').whereIn('openid', openids)) as Array<{ id: number; openid: string }>;
   const byOpenid = new Map(rows.map((r) => [r.openid, Number(r.id)]));
   return openids.map((o) => {
@@ -158,7 +165,12 @@ async function insertUsers(db: Db, openids: string[], now: Date, chunk: number):
 }
 
 async function insertDirectories(db: Db, userIds: number[], now: Date, chunk: number): Promise<number[]> {
-  await insertChunked(db, 'directories', userIds.map((u) => directoryRow(u, now)), chunk);
+  await insertChunked(
+    db,
+    'directories',
+    userIds.map((u) => directoryRow(u, now)),
+    chunk,
+  );
   const rows = (await db('directories').select('id', 'user_id').whereIn('user_id', userIds)) as Array<{ id: number; user_id: number }>;
   const byUser = new Map(rows.map((r) => [Number(r.user_id), Number(r.id)]));
   return userIds.map((u) => {
@@ -185,7 +197,12 @@ export interface SeedSpec {
 export async function seedDatabase(db: Db, spec: SeedSpec): Promise<SeedResult> {
   const started = Date.now();
   const now = new Date();
-  const benchIds = await insertUsers(db, Array.from({ length: spec.benchUsers }, (_, i) => `bench-u${i}`), now, spec.chunk);
+  const benchIds = await insertUsers(
+    db,
+    Array.from({ length: spec.benchUsers }, (_, i) => `bench-u${i}`),
+    now,
+    spec.chunk,
+  );
   const benchDirs = await insertDirectories(db, benchIds, now, spec.chunk);
   const qty = spec.quantity ?? 1_000_000;
 
@@ -205,7 +222,12 @@ export async function seedDatabase(db: Db, spec: SeedSpec): Promise<SeedResult> 
   const filler = Math.max(0, spec.totalGoods - goodsRows);
   if (filler > 0) {
     const fillerUsers = Math.ceil(filler / FILLER_GOODS_PER_USER);
-    const ids = await insertUsers(db, Array.from({ length: fillerUsers }, (_, i) => `filler-u${i}`), now, spec.chunk);
+    const ids = await insertUsers(
+      db,
+      Array.from({ length: fillerUsers }, (_, i) => `filler-u${i}`),
+      now,
+      spec.chunk,
+    );
     const dirs = await insertDirectories(db, ids, now, spec.chunk);
     function* fillerGoods() {
       for (let n = 0; n < filler; n++) {

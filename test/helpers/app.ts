@@ -59,9 +59,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     ...(tdb.url ? { DATABASE_URL: tdb.url } : { SQLITE_FILE: tdb.sqliteFile ?? ':memory:' }),
-    ...(opts.wechat
-      ? { WECHAT_APPID: opts.wechat.appId, WECHAT_SECRET: opts.wechat.secret, WECHAT_API_BASE: opts.wechat.url }
-      : {}),
+    ...(opts.wechat ? { WECHAT_APPID: opts.wechat.appId, WECHAT_SECRET: opts.wechat.secret, WECHAT_API_BASE: opts.wechat.url } : {}),
     ...opts.env,
   };
   const config = loadConfig(env);

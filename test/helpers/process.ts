@@ -27,7 +27,10 @@ export interface ServerProcess {
 }
 
 /** Runs the built server as `npm start` does, in `cwd`, with exactly `env` (plus PATH). */
-export function runServerOnce(env: Record<string, string>, cwd = ROOT): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
+export function runServerOnce(
+  env: Record<string, string>,
+  cwd = ROOT,
+): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
   const child = spawn(process.execPath, START_ARGS, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -36,9 +39,7 @@ export function runServerOnce(env: Record<string, string>, cwd = ROOT): { child:
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const done = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, output })),
-  );
+  const done = new Promise<{ code: number | null; output: string }>((resolve) => child.on('exit', (code) => resolve({ code, output })));
   return { child, done };
 }
 

@@ -92,7 +92,8 @@ describe.skipIf(testDbKind() !== 'mysql')('a COMMIT whose connection dies (outco
     t = await createTestApp({ tdb: { kind: 'mysql', db, url: u.toString(), destroy: () => db.destroy() } });
     base = await t.listen();
     user = await t.newUser();
-    [{ id: directoryId }] = (await user.caller.directory.list()) as [{ id: number }];
+    const [home] = await user.caller.directory.list();
+    directoryId = home!.id;
   });
   afterAll(async () => {
     await t?.close();
