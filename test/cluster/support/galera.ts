@@ -44,10 +44,21 @@ export interface GaleraCluster {
   stop(): Promise<void>;
 }
 
-function config(dir: string, i: number): string {
+function config(dir: string, i: number, wsrep = true): string {
   const p = NODE_PORTS[i]!;
   const gcomm = NODE_PORTS.map((n) => `127.0.0.1:${n.gcomm}`).join(',');
   const nodeDir = path.join(dir, `node${i + 1}`);
+  const wsrepLines = `wsrep_on=ON
+wsrep_provider=${GALERA_PROVIDER}
+wsrep_cluster_name=scancode_test
+wsrep_cluster_address=gcomm://${gcomm}
+wsrep_node_name=node${i + 1}
+wsrep_node_address=127.0.0.1:${p.gcomm}
+wsrep_node_incoming_address=127.0.0.1:${p.mysql}
+wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:${p.gcomm};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=32M;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.keepalive_period=PT0.5S"
+wsrep_sst_method=rsync
+wsrep_sst_receive_address=127.0.0.1:${p.sst}
+`;
   return `[mariadbd]
 datadir=${path.join(nodeDir, 'data')}
 socket=${path.join(nodeDir, 'mysqld.sock')}
@@ -66,17 +77,7 @@ innodb_flush_log_at_trx_commit=2
 binlog_format=ROW
 default_storage_engine=InnoDB
 innodb_autoinc_lock_mode=2
-wsrep_on=ON
-wsrep_provider=${GALERA_PROVIDER}
-wsrep_cluster_name=scancode_test
-wsrep_cluster_address=gcomm://${gcomm}
-wsrep_node_name=node${i + 1}
-wsrep_node_address=127.0.0.1:${p.gcomm}
-wsrep_node_incoming_address=127.0.0.1:${p.mysql}
-wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:${p.gcomm};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=32M;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.keepalive_period=PT0.5S"
-wsrep_sst_method=rsync
-wsrep_sst_receive_address=127.0.0.1:${p.sst}
-`;
+${wsrep ? wsrepLines : ''}`;
 }
 
 export async function nodeState(port: number): Promise<string | null> {
@@ -156,4 +157,45 @@ export async function startGaleraCluster(dir: string): Promise<GaleraCluster> {
   await nodes[1]!.start();
   await nodes[2]!.start();
   return cluster;
+}
+
+/**
+ * One MariaDB with the settings of a cluster node but no replication (node 1's ports and a datadir
+ * of its own): the single-server baseline of `npm run bench -- --cluster`.
+ */
+export async function startStandaloneMariaDb(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const nodeDir = path.join(dir, 'node1');
+  mkdirSync(path.join(nodeDir, 'data'), { recursive: true });
+  const cnf = path.join(nodeDir, 'my.cnf');
+  writeFileSync(cnf, config(dir, 0, false));
+  chmodSync(dir, 0o755);
+  execFileSync('chown', ['-R', 'mysql:mysql', nodeDir]);
+  const install = startProc(
+    '/usr/bin/mariadb-install-db',
+    [`--defaults-file=${cnf}`, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db'],
+    path.join(nodeDir, 'install.log'),
+  );
+  if ((await install.exited) !== 0) throw new Error(`mariadb-install-db failed:\n${install.log().slice(-3000)}`);
+  const proc = startProc('/usr/sbin/mariadbd', [`--defaults-file=${cnf}`], path.join(nodeDir, 'stdout.log'));
+  const port = NODE_PORTS[0]!.mysql;
+  await waitFor(
+    'the standalone MariaDB to answer',
+    async () => {
+      if (!proc.running()) throw new Error('the standalone mariadbd exited during start-up');
+      return answers(port);
+    },
+    60_000,
+    250,
+  );
+  return { port, stop: () => proc.kill('SIGKILL') };
+}
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+    await conn.end();
+    return true;
+  } catch {
+    return false;
+  }
 }
