@@ -22,7 +22,7 @@ export interface BenchOptions {
   insertChunk: number;
   /** Row 5: starting quantity of the contended goods, stock-outs and stock-ins fired at it. */
   hot: { start: number; outs: number; ins: number; retries: number };
-  /** Only these rows (ids as printed, e.g. "1", "2r", "4"); all when empty. "L" (the layer ladder) runs only when named. */
+  /** Only these rows (ids as printed, e.g. "1", "2r", "4"); all when empty. */
   only: string[];
   /** Run the servers under `node --cpu-prof`, profiles in bench/results/profiles/. */
   profile: boolean;
@@ -37,9 +37,12 @@ export interface BenchOptions {
   appNodeFlags: string[];
 }
 
+/** The rows `npm run bench` knows, as printed. */
+export const ROW_IDS = ['1', '1i', '2', '2r', '3', '4', '5'];
+
 export const DEFAULT_BENCH_DATABASE_URL = 'mysql://root@127.0.0.1:3306/scancode_bench';
 
-function valueOf(argv: string[], name: string): string | undefined {
+function optionValue(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   if (i >= 0) return argv[i + 1];
   const eq = argv.find((a) => a.startsWith(`${name}=`));
@@ -47,14 +50,14 @@ function valueOf(argv: string[], name: string): string | undefined {
 }
 
 function numberOf(argv: string[], name: string): number | undefined {
-  const v = valueOf(argv, name);
+  const v = optionValue(argv, name);
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, not "${v}"`);
   return n;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--only 1,1i,2,2r,3,4,5,L] [--duration S] [--rounds N]
+export const USAGE = `Usage: npm run bench -- [--quick] [--only 1,1i,2,2r,3,4,5] [--duration S] [--rounds N]
                       [--connections N] [--pool N] [--profile] [--keep] [--drop-index table.index,...]
                       [--app-node-flags "--max-semi-space-size=32 ..."]
 Environment: BENCH_DATABASE_URL (default ${DEFAULT_BENCH_DATABASE_URL})`;
@@ -105,10 +108,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         largeGoods: 1_000_000,
         hot: { start: 1_000, outs: 1_500, ins: 250, retries: 100 },
       };
-  const only = (valueOf(argv, '--only') ?? '')
+  const only = (optionValue(argv, '--only') ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const unknownRows = only.filter((id) => !ROW_IDS.includes(id));
+  if (unknownRows.length) throw new Error(`--only: no row ${unknownRows.join(', ')} (rows: ${ROW_IDS.join(' ')})\n${USAGE}`);
   return {
     quick,
     databaseUrl: env.BENCH_DATABASE_URL || DEFAULT_BENCH_DATABASE_URL,
@@ -121,8 +126,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     only,
     profile: argv.includes('--profile'),
     keep: argv.includes('--keep'),
-    appNodeFlags: (valueOf(argv, '--app-node-flags') ?? '').split(/\s+/).filter(Boolean),
-    dropIndexes: (valueOf(argv, '--drop-index') ?? '')
+    appNodeFlags: (optionValue(argv, '--app-node-flags') ?? '').split(/\s+/).filter(Boolean),
+    dropIndexes: (optionValue(argv, '--drop-index') ?? '')
       .split(',')
       .filter(Boolean)
       .map((spec) => {

@@ -35,12 +35,12 @@ export function scanInput(t: { user: BenchUser; code: string }): { json: { direc
   return { json: { directoryId: t.user.directoryId, code: t.code } };
 }
 
-/** GET <prefix>/<procedure>?input=… ; prefix is "/trpc" or "/bare". */
-export function scanRequests(users: BenchUser[], prefix: string, procedure = 'goods.scan'): () => LoadRequest {
+/** GET <prefix>/goods.scan?input=… ; prefix is "/trpc" or "/bare". */
+export function scanRequests(users: BenchUser[], prefix: string): () => LoadRequest {
   const reqs = scanTargets(users, PRECOMPUTED).map(
     (t): LoadRequest => ({
       method: 'GET',
-      path: `${prefix}/${procedure}?input=${encodeURIComponent(JSON.stringify(scanInput(t)))}`,
+      path: `${prefix}/goods.scan?input=${encodeURIComponent(JSON.stringify(scanInput(t)))}`,
       headers: { 'x-session-token': t.user.token },
     }),
   );
@@ -53,7 +53,9 @@ export function batchScanRequests(users: BenchUser[], size: number): () => LoadR
     const user = pick(users);
     const targets = scanTargets([user], size);
     const input: Record<string, unknown> = {};
-    targets.forEach((t, i) => (input[String(i)] = scanInput(t)));
+    targets.forEach((t, i) => {
+      input[String(i)] = scanInput(t);
+    });
     const paths = Array.from({ length: size }, () => 'goods.scan').join(',');
     return {
       method: 'GET',

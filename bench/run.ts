@@ -33,7 +33,7 @@ import type { ChildMessage, ServerProcessInit, ServerSpec } from './server-proce
 const RESULTS_DIR = path.resolve(__dirname, 'results');
 /**
  * The server processes run compiled, as `npm start` runs the server (scripts/build-server.ts): the
- * real server, the ladder and the bare baseline alike, with production's node flags.
+ * real server and the bare baseline alike, with production's node flags.
  */
 const SERVER_PROCESS_JS = path.resolve(__dirname, '../dist/bench/server-process.js');
 const SERVER_NODE_FLAGS = ['--enable-source-maps'];
@@ -281,15 +281,6 @@ async function main(): Promise<number> {
     if (largeUrl) specs.push({ name: 'trpcLarge', kind: 'trpc', databaseUrl: largeUrl, logLevel: 'warn' });
     servers.push(await startServers('app', { servers: specs, poolMax: opts.poolMax }, opts, opts.appNodeFlags));
     if (opts.appNodeFlags.length) say(`EXPERIMENT: the real server runs with node ${opts.appNodeFlags.join(' ')}`);
-    if (opts.only.includes('L')) {
-      servers.push(
-        await startServers(
-          'ladder',
-          { servers: [{ name: 'ladder', kind: 'ladder', databaseUrl: small.url, logLevel: 'warn' }], poolMax: opts.poolMax },
-          opts,
-        ),
-      );
-    }
     servers.push(
       await startServers('bare', { servers: [{ name: 'bare', kind: 'bare', databaseUrl: small.url }], poolMax: opts.poolMax }, opts),
     );
@@ -348,41 +339,6 @@ async function main(): Promise<number> {
         throughputRow('1i', 'goods.scan over tRPC at LOG_LEVEL=info vs bare', ['scan@info', 'bare'], r, THROUGHPUT_TARGET, [
           `≈${perRequest.toFixed(1)} log lines per request written to a file`,
         ]),
-      );
-    }
-    if (opts.only.includes('L')) {
-      say('row L: the layers of goods.scan, one at a time, against the bare route');
-      const bare = await compare(
-        load('bare scan', 'bare', scanRequests(users, '/bare')),
-        load('bare scan', 'bare', scanRequests(users, '/bare')),
-        cmp,
-      );
-      const rungs: Array<[string, string, LoadSpec['next']]> = [
-        ['L0', 'Fastify + logger, constant answer', scanRequests(users, '/l', 'scan')],
-        ['L1', '+ HTTP edge (ids, helmet, rate limits)', scanRequests(users, '/l', 'scan')],
-        ['L2f', '+ tRPC via the stock fetch adapter, publicProcedure, zod, superjson', scanRequests(users, '/trpc', 'ping')],
-        ['L2', '+ tRPC via the lean transport, publicProcedure, zod, superjson', scanRequests(users, '/trpc', 'ping')],
-        ['L2d', "L2 awaiting knex.raw('select 1')", scanRequests(users, '/trpc', 'pingDb')],
-        ['L3', '+ protectedProcedure (session lookup)', scanRequests(users, '/trpc', 'whoami')],
-      ];
-      for (const [id, title, next] of rungs) {
-        const server = id === 'L2d' || id === 'L3' ? 'L2' : id;
-        const r = await compare(load(title, server, next), load(title, server, next), { ...cmp, rounds: 1 });
-        done(throughputRow(id, title, [id, 'bare'], { subject: r.subject, baseline: bare.subject }, null));
-      }
-      const real = await compare(
-        load('goods.scan', 'trpc', scanRequests(users, '/trpc')),
-        load('goods.scan', 'trpc', scanRequests(users, '/trpc')),
-        { ...cmp, rounds: 1 },
-      );
-      done(
-        throughputRow(
-          'L4',
-          '+ goods.scan itself (directory check + goods lookup)',
-          ['scan', 'bare'],
-          { subject: real.subject, baseline: bare.subject },
-          null,
-        ),
       );
     }
     if (wants('3')) {
@@ -458,7 +414,7 @@ async function main(): Promise<number> {
       done(
         throughputRow(
           '2r',
-          'goods.stockIn with requestId (idempotency record + savepoint) vs bare doing the same',
+          'goods.stockIn with requestId (idempotency record in the same transaction) vs bare doing the same',
           ['stockIn+rid', 'bare'],
           r,
           THROUGHPUT_TARGET,

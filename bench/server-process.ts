@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config';
 import { buildServer } from '../src/server';
 import { buildBareServer } from './bare';
-import { buildLadder } from './ladder';
 
 /*
  * The servers under test, in a process of their own so that autocannon (in the parent) never
@@ -14,7 +13,7 @@ import { buildLadder } from './ladder';
 
 export interface ServerSpec {
   name: string;
-  kind: 'trpc' | 'bare' | 'ladder';
+  kind: 'trpc' | 'bare';
   databaseUrl: string;
   logLevel?: 'info' | 'warn' | 'silent';
 }
@@ -53,14 +52,6 @@ async function start(init: ServerProcessInit): Promise<{ apps: FastifyInstance[]
   const apps: FastifyInstance[] = [];
   const ports: Record<string, number> = {};
   for (const spec of init.servers) {
-    if (spec.kind === 'ladder') {
-      for (const [name, app] of Object.entries(await buildLadder(loadConfig(benchEnv(spec, init.poolMax))))) {
-        await app.listen({ host: '127.0.0.1', port: 0 });
-        apps.push(app);
-        ports[name] = (app.server.address() as AddressInfo).port;
-      }
-      continue;
-    }
     const app =
       spec.kind === 'trpc'
         ? await buildServer(loadConfig(benchEnv(spec, init.poolMax)))
@@ -86,7 +77,7 @@ function main(): void {
           const u = process.cpuUsage();
           send({ type: 'cpu', id: msg.id ?? 0, micros: u.user + u.system });
         } else if (msg.type === 'stop') {
-          Promise.allSettled(apps.map((a) => a.close())).then(() => process.exit(0));
+          void Promise.allSettled(apps.map((a) => a.close())).then(() => process.exit(0));
         }
       });
       // An orphan must not outlive the benchmark.

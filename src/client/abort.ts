@@ -54,3 +54,4 @@ export class MiniAbortController {
     this.signal._abort(reason);
   }
 }
+

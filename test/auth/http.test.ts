@@ -1,8 +1,8 @@
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../src/routers/_app';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/app';
 import { encryptUserData, startFakeWechat, userInfoPayload, type FakeWechat } from '../helpers/fake-wechat';
 
 interface Exchange {
@@ -45,16 +45,14 @@ async function clientError(promise: Promise<unknown>): Promise<TRPCClientError<A
 
 describe('auth over real HTTP with @trpc/client + superjson', () => {
   let wx: FakeWechat;
-  let t: TestApp;
+  const t = useTestApp(async (onClose) => {
+    wx = await startFakeWechat();
+    onClose(() => wx.close());
+    return { wechat: wx };
+  });
   let baseUrl: string;
   beforeAll(async () => {
-    wx = await startFakeWechat();
-    t = await createTestApp({ wechat: wx });
     baseUrl = await t.listen();
-  });
-  afterAll(async () => {
-    await t?.close();
-    await wx?.close();
   });
 
   it('login → me → updateProfile → logout → me is UNAUTHORIZED', async () => {
@@ -173,15 +171,11 @@ describe('auth over real HTTP with @trpc/client + superjson', () => {
 });
 
 describe('login rate limit per address', () => {
-  let t: TestApp;
+  // Development login: the limit sits in front of the procedure, whatever the login mode.
+  const t = useTestApp({ env: { LOGIN_RATE_LIMIT_MAX: '3', LOGIN_RATE_LIMIT_WINDOW_MS: '60000' } });
   let baseUrl: string;
   beforeAll(async () => {
-    // Development login: the limit sits in front of the procedure, whatever the login mode.
-    t = await createTestApp({ env: { LOGIN_RATE_LIMIT_MAX: '3', LOGIN_RATE_LIMIT_WINDOW_MS: '60000' } });
     baseUrl = await t.listen();
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('answers TOO_MANY_REQUESTS (429) that a stock client decodes, batched or not; other calls go on', async () => {

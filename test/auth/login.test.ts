@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/sessions';
 import { toDate } from '../../src/db/knex';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, useTestApp, type TestApp } from '../helpers/app';
 import { encryptUserData, startFakeWechat, userInfoPayload, type FakeWechat } from '../helpers/fake-wechat';
 
 const TIMEOUT_MS = 300;
@@ -17,14 +17,10 @@ async function rowCounts(t: TestApp): Promise<Record<string, number>> {
 
 describe('auth.login with WeChat (server-side callers, fake WeChat on loopback)', () => {
   let wx: FakeWechat;
-  let t: TestApp;
-  beforeAll(async () => {
+  const t = useTestApp(async (onClose) => {
     wx = await startFakeWechat();
-    t = await createTestApp({ wechat: wx, env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS) } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await wx?.close();
+    onClose(() => wx.close());
+    return { wechat: wx, env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS) } };
   });
 
   it('first login creates the user, the 默认 directory and its log row, and a hashed session', async () => {
@@ -144,49 +140,14 @@ describe('auth.login with WeChat (server-side callers, fake WeChat on loopback)'
         expected: 'UNAUTHORIZED',
         message: /already used.*40163/,
       },
-      {
-        name: 'WeChat rate limit (45011)',
-        code: () => scripted({ errcode: 45011, errmsg: 'api minute-quota reach limit' }),
-        expected: 'TOO_MANY_REQUESTS',
-        message: /45011.*wait/,
-      },
-      {
-        name: 'high-risk user (40226)',
-        code: () => scripted({ errcode: 40226, errmsg: 'invalid code, rid: 2' }),
-        expected: 'FORBIDDEN',
-        message: /high-risk.*40226/,
-      },
-      {
-        name: 'WeChat busy (-1)',
-        code: () => scripted({ errcode: -1, errmsg: 'system error' }),
-        expected: 'BAD_GATEWAY',
-        message: /busy.*-1/,
-      },
-      {
-        name: 'any other errcode',
-        code: () => scripted({ errcode: 40125, errmsg: 'invalid appsecret' }),
-        expected: 'BAD_GATEWAY',
-        message: /40125: invalid appsecret/,
-      },
+      { name: 'WeChat rate limit (45011)', code: () => scripted({ errcode: 45011, errmsg: 'api minute-quota reach limit' }), expected: 'TOO_MANY_REQUESTS', message: /45011.*wait/ },
+      { name: 'high-risk user (40226)', code: () => scripted({ errcode: 40226, errmsg: 'invalid code, rid: 2' }), expected: 'FORBIDDEN', message: /high-risk.*40226/ },
+      { name: 'WeChat busy (-1)', code: () => scripted({ errcode: -1, errmsg: 'system error' }), expected: 'BAD_GATEWAY', message: /busy.*-1/ },
+      { name: 'any other errcode', code: () => scripted({ errcode: 40125, errmsg: 'invalid appsecret' }), expected: 'BAD_GATEWAY', message: /40125: invalid appsecret/ },
       { name: 'HTTP 500', code: () => scripted({ status: 500 }), expected: 'BAD_GATEWAY', message: /HTTP 500/ },
-      {
-        name: 'a body that is not JSON',
-        code: () => scripted({ status: 200, body: '<html>maintenance</html>' }),
-        expected: 'BAD_GATEWAY',
-        message: /unreadable/,
-      },
-      {
-        name: 'a hang past the timeout',
-        code: () => scripted({ hang: true }),
-        expected: 'GATEWAY_TIMEOUT',
-        message: new RegExp(`within ${TIMEOUT_MS} ms`),
-      },
-      {
-        name: 'an answer slower than the timeout',
-        code: () => scripted({ delayMs: TIMEOUT_MS * 3 }),
-        expected: 'GATEWAY_TIMEOUT',
-        message: /did not answer/,
-      },
+      { name: 'a body that is not JSON', code: () => scripted({ status: 200, body: '<html>maintenance</html>' }), expected: 'BAD_GATEWAY', message: /unreadable/ },
+      { name: 'a hang past the timeout', code: () => scripted({ hang: true }), expected: 'GATEWAY_TIMEOUT', message: new RegExp(`within ${TIMEOUT_MS} ms`) },
+      { name: 'an answer slower than the timeout', code: () => scripted({ delayMs: TIMEOUT_MS * 3 }), expected: 'GATEWAY_TIMEOUT', message: /did not answer/ },
       {
         name: 'encryptedData of another user',
         // Fixed keys, iv and plaintext keep the outcome (a padding failure) the same on every run.
@@ -324,13 +285,7 @@ describe('auth.login with WeChat (server-side callers, fake WeChat on loopback)'
 });
 
 describe('development login (no WeChat credentials)', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   it('logs in any code as dev-<code> without calling WeChat', async () => {
     expect(t.config.wechat.appId).toBeUndefined();

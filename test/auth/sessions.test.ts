@@ -1,33 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateToken, hashToken } from '../../src/auth/sessions';
 import { toDate } from '../../src/db/knex';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, useTestApp } from '../helpers/app';
 
 const DAY_MS = 86_400_000;
 
 describe('sessions and the protected auth procedures (server-side callers)', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ env: { SESSION_TTL_DAYS: '2' } });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ env: { SESSION_TTL_DAYS: '2' } });
 
   const login = (code: string) => t.caller().auth.login({ code });
 
   it('refuses a missing, malformed or unknown token with UNAUTHORIZED', async () => {
-    await expect(t.caller().auth.me()).rejects.toMatchObject({
-      code: 'UNAUTHORIZED',
-      message: expect.stringMatching(/Missing X-Session-Token/),
-    });
+    await expect(t.caller().auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/Missing X-Session-Token/) });
     for (const bad of ['x', 'not a token at all', generateToken() + 'A', generateToken().slice(1) + '!']) {
       await expect(t.caller(bad).auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/malformed/) });
     }
-    await expect(t.caller(generateToken()).auth.me()).rejects.toMatchObject({
-      code: 'UNAUTHORIZED',
-      message: expect.stringMatching(/unknown/),
-    });
+    await expect(t.caller(generateToken()).auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/unknown/) });
     // Every protected auth procedure sits behind the same check.
     await expect(t.caller().auth.logout()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
     await expect(t.caller(generateToken()).auth.updateProfile({ nickname: 'x' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
@@ -83,15 +71,7 @@ describe('sessions and the protected auth procedures (server-side callers)', () 
     const local = await createTestApp({ tdb: t.tdb });
     try {
       const res = await local.caller().auth.login({ code: 'last-seen' });
-      const seen = async () =>
-        toDate(
-          (
-            await local
-              .db('sessions')
-              .where({ token_hash: hashToken(res.token) })
-              .first()
-          ).last_seen_at,
-        ).getTime();
+      const seen = async () => toDate((await local.db('sessions').where({ token_hash: hashToken(res.token) }).first()).last_seen_at).getTime();
       const loginAt = await seen();
       local.advanceClock(10_000);
       await local.caller(res.token).auth.me();
@@ -151,10 +131,9 @@ describe('sessions and the protected auth procedures (server-side callers)', () 
         [{ country: 'c'.repeat(101) }, 'country'],
       ];
       for (const [input, field] of bad) {
-        const err = await me.auth.updateProfile(input as never).then(
-          () => null,
-          (e: unknown) => e as { code: string; cause?: { issues?: Array<{ path: unknown[] }> } },
-        );
+        const err = await me.auth
+          .updateProfile(input as never)
+          .then(() => null, (e: unknown) => e as { code: string; cause?: { issues?: Array<{ path: unknown[] }> } });
         expect(err?.code, JSON.stringify(input)).toBe('BAD_REQUEST');
         // A server-side caller carries the ZodError as the cause (HTTP clients get it as data.zodError).
         expect((err?.cause?.issues ?? []).map((i) => i.path[0])).toContain(field);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp, type TestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { startPhoneLab, type PhoneLab, type PhoneOptions, newPhone, postedInputs, rejection } from './phone';
 import { procedurePaths } from './wx-shim';
@@ -11,11 +11,10 @@ describe('mini-program client sessions (built bundle)', () => {
   let lab: PhoneLab;
   let fake: FakeWechat;
   let t: TestApp;
-  let url: string;
 
   beforeAll(async () => {
     lab = await startPhoneLab();
-    ({ fake, t, url } = lab);
+    ({ fake, t } = lab);
   });
   afterAll(async () => {
     await lab?.close();
@@ -194,17 +193,14 @@ describe('mini-program client sessions (built bundle)', () => {
 
 describe('mini-program client against the login rate limit', () => {
   let fake: FakeWechat;
-  let t: TestApp;
-  let url: string;
-
-  beforeAll(async () => {
+  const t = useTestApp(async (onClose) => {
     fake = await startFakeWechat();
-    t = await createTestApp({ wechat: fake, env: { LOGIN_RATE_LIMIT_MAX: '2' } });
-    url = `${await t.listen()}/trpc`;
+    onClose(() => fake.close());
+    return { wechat: fake, env: { LOGIN_RATE_LIMIT_MAX: '2' } };
   });
-  afterAll(async () => {
-    await t?.close();
-    await fake?.close();
+  let url: string;
+  beforeAll(async () => {
+    url = `${await t.listen()}/trpc`;
   });
 
   it('delivers TOO_MANY_REQUESTS when logins from this address exceed the limit', async () => {

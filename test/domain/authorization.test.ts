@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { expectTRPCError, snapshot } from './helpers';
 
 /*
@@ -8,7 +8,7 @@ import { expectTRPCError, snapshot } from './helpers';
  * the first user's data as it was.
  */
 describe('authorization matrix: another user’s ids are NOT_FOUND', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let owner: TestUser;
   let intruder: TestUser;
   let dirId: number;
@@ -16,7 +16,6 @@ describe('authorization matrix: another user’s ids are NOT_FOUND', () => {
   const code = 'owner-code-001';
 
   beforeAll(async () => {
-    t = await createTestApp();
     owner = await t.newUser();
     intruder = await t.newUser();
     dirId = (await owner.caller.directory.create({ name: '私人仓库' })).id;
@@ -25,9 +24,6 @@ describe('authorization matrix: another user’s ids are NOT_FOUND', () => {
     // The intruder has their own directory with the same name and code, to catch scoping by value.
     const own = await intruder.caller.directory.create({ name: '私人仓库' });
     await intruder.caller.goods.stockIn({ directoryId: own.id, code, quantity: 1 });
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const ownerRows = async () => {
@@ -46,10 +42,7 @@ describe('authorization matrix: another user’s ids are NOT_FOUND', () => {
     ['goods.scan', () => intruder.caller.goods.scan({ directoryId: dirId, code })],
     ['goods.stockIn', () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 5 })],
     ['goods.stockIn (new code)', () => intruder.caller.goods.stockIn({ directoryId: dirId, code: 'planted' })],
-    [
-      'goods.stockIn (owner requestId)',
-      () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 9, requestId: 'owner-req' }),
-    ],
+    ['goods.stockIn (owner requestId)', () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 9, requestId: 'owner-req' })],
     ['goods.stockOut', () => intruder.caller.goods.stockOut({ directoryId: dirId, code, quantity: 1 })],
     ['goods.stockOut (requestId)', () => intruder.caller.goods.stockOut({ directoryId: dirId, code, requestId: 'x-1' })],
     ['goods.list', () => intruder.caller.goods.list({ directoryId: dirId })],

@@ -1,7 +1,6 @@
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { describe, expect, it } from 'vitest';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows } from './helpers';
 
 /*
@@ -9,16 +8,7 @@ import { countRows } from './helpers';
  * contend for the same rows at once; SQLite serialises writers, which must give the same totals.
  */
 describe('stock changes under concurrency', () => {
-  let tdb: TestDb;
-  let t: TestApp;
-  beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 40 });
-    t = await createTestApp({ tdb });
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
-  });
+  const t = useTestApp({ poolMax: 40 });
 
   async function userWithDirectory(): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();
@@ -120,7 +110,9 @@ describe('stock changes under concurrency', () => {
       cursor = page.nextCursor;
       pages++;
       // Someone keeps scanning new codes in while the list is being read.
-      await Promise.all(Array.from({ length: 5 }, () => u.caller.goods.stockIn({ directoryId: u.dirId, code: `late-${added++}` })));
+      await Promise.all(
+        Array.from({ length: 5 }, () => u.caller.goods.stockIn({ directoryId: u.dirId, code: `late-${added++}` })),
+      );
     } while (cursor);
 
     expect(pages).toBe(9);

@@ -1,23 +1,21 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../src/routers/_app';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 
 /** The old system's day, end to end over real HTTP with a stock @trpc/client. */
 describe('end to end over HTTP with @trpc/client', () => {
   let wx: FakeWechat;
-  let t: TestApp;
+  const t = useTestApp(async (onClose) => {
+    wx = await startFakeWechat();
+    onClose(() => wx.close());
+    return { wechat: wx };
+  });
   let url: string;
   beforeAll(async () => {
-    wx = await startFakeWechat();
-    t = await createTestApp({ wechat: wx });
     url = `${await t.listen()}/trpc`;
-  });
-  afterAll(async () => {
-    await t?.close();
-    await wx?.close();
   });
 
   function client(getToken: () => string | null): TRPCClient<AppRouter> {

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_QUANTITY } from '../../src/goods/stock';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows, expectInvalid, expectTRPCError, snapshot } from './helpers';
 
 describe('goods router', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   async function userWithDirectory(name = '仓库'): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();
@@ -124,10 +118,7 @@ describe('goods router', () => {
     it('refuses a stock-in that would overflow the quantity on hand', async () => {
       const u = await userWithDirectory();
       const { goods } = await u.caller.goods.stockIn({ directoryId: u.dirId, code: 'big' });
-      await t
-        .db('goods')
-        .where({ id: goods.id })
-        .update({ quantity: MAX_QUANTITY - 10 });
+      await t.db('goods').where({ id: goods.id }).update({ quantity: MAX_QUANTITY - 10 });
       const snap = await snapshot(t.db);
       await expectTRPCError(u.caller.goods.stockIn({ directoryId: u.dirId, code: 'big', quantity: 11 }), 'BAD_REQUEST');
       expect(await snapshot(t.db)).toEqual(snap);

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalJson, fingerprint, RETENTION_MS } from '../../src/domain/idempotency';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows, expectInvalid, expectTRPCError, snapshot } from './helpers';
 
 describe('requestId idempotency of stock changes', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   async function userWithDirectory(): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();

@@ -1,10 +1,9 @@
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable, isRetryableTxError, mysqlConnectionFromUrl, type Queryable } from '../../src/db/knex';
 import { idempotent } from '../../src/domain/idempotency';
 import { inTransaction, type Tx } from '../../src/db/tx';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { countRows } from './helpers';
 
 /*
@@ -13,19 +12,12 @@ import { countRows } from './helpers';
  * connection always goes back to the pool, and one that may still hold a transaction never does.
  */
 describe('inTransaction', () => {
-  let tdb: TestDb;
-  let t: TestApp;
+  const t = useTestApp({ poolMax: 2 });
   let u: TestUser;
   let dir: number;
   beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 2 });
-    t = await createTestApp({ tdb });
     u = await t.newUser();
     dir = (await u.caller.directory.create({ name: 'tx' })).id;
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
   });
 
   const logRow = (note: string) => ({ user_id: u.userId, type: 'stock.in', directory_name: note, created_at: t.now() });
@@ -36,9 +28,7 @@ describe('inTransaction', () => {
     let seenOutside = -1;
     await inTransaction(t.db, async (tx) => {
       await tx('logs').insert(logRow('commit'));
-      await tx('directories')
-        .where({ id: dir })
-        .update({ use_count: tx.raw('?? + 1', ['use_count']) });
+      await tx('directories').where({ id: dir }).update({ use_count: tx.raw('?? + 1', ['use_count']) });
       const row = (await tx('logs').count({ n: '*' }).where({ directory_name: 'commit' }).first()) as { n: number | string };
       seenInside = Number(row.n);
       // SQLite has one connection, held by this transaction: an outside read would wait for it.
@@ -86,7 +76,7 @@ describe('inTransaction', () => {
   });
 
   it.runIf(process.env.TEST_DB !== 'sqlite')('never hands out again a connection that died inside a transaction', async () => {
-    const base = mysqlConnectionFromUrl(tdb.url!);
+    const base = mysqlConnectionFromUrl(t.tdb.url!);
     const admin = await mysql.createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
     let killedId = 0;
     try {
@@ -125,27 +115,18 @@ describe('inTransaction', () => {
  * deadlocks, so this is MySQL only.
  */
 describe('deadlock retry (MySQL)', () => {
-  let tdb: TestDb;
-  let t: TestApp;
+  const t = useTestApp({ poolMax: 5 });
   let u: TestUser;
   let a: number;
   let b: number;
   beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 5 });
-    t = await createTestApp({ tdb });
     u = await t.newUser();
     a = (await u.caller.directory.create({ name: 'A' })).id;
     b = (await u.caller.directory.create({ name: 'B' })).id;
   });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
-  });
 
   const bump = (conn: Queryable, id: number) =>
-    conn('directories')
-      .where({ id })
-      .update({ use_count: conn.raw('?? + 1', ['use_count']) });
+    conn('directories').where({ id }).update({ use_count: conn.raw('?? + 1', ['use_count']) });
 
   async function heavyOpponent(onLockedB: () => Promise<void>): Promise<void> {
     const other = await t.db.transaction();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { createSession } from '../../src/auth/sessions';
 import { insertUserWithDefaultDirectory } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
@@ -47,6 +48,8 @@ export interface TestAppOptions {
   wechat?: FakeWechat;
   /** Use this database instead of creating one (the caller destroys it). */
   tdb?: TestDb;
+  /** Pool size of the database created for the app (default 10); not used with `tdb`. */
+  poolMax?: number;
   /** The server's clock before advanceClock (default: the real time). */
   clock?: () => Date;
   /** Which tRPC transport the server uses (default: the server's own choice). */
@@ -54,7 +57,7 @@ export interface TestAppOptions {
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const tdb = opts.tdb ?? (await createTestDb());
+  const tdb = opts.tdb ?? (await createTestDb({ poolMax: opts.poolMax }));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
@@ -108,4 +111,83 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       if (!opts.tdb) await tdb.destroy();
     },
   };
+}
+
+/** Every member of TestApp: the compiler refuses this list when TestApp gains or loses one. */
+const TEST_APP_MEMBERS = {
+  tdb: true,
+  db: true,
+  kind: true,
+  config: true,
+  app: true,
+  logLines: true,
+  advanceClock: true,
+  now: true,
+  caller: true,
+  newUser: true,
+  listen: true,
+  close: true,
+} as const satisfies Record<keyof TestApp, true>;
+
+/** Registers cleanup for something the setup made; see useTestApp. */
+export type OnClose = (cleanup: () => unknown) => void;
+/** Options computed when the app is created, from resources the setup may make (and register for cleanup). */
+export type TestAppSetup = (onClose: OnClose) => TestAppOptions | Promise<TestAppOptions>;
+
+/**
+ * One test app for the enclosing describe block (or file): created in a beforeAll, closed in an
+ * afterAll, both registered here. Call it where you would call beforeAll, and use what it returns
+ * like the app itself inside tests and later hooks:
+ *
+ *   const t = useTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
+ *   it('…', async () => { const u = await t.newUser(); … t.app.inject(…) … });
+ *
+ * Options that need something made first (a fake WeChat, a database) come from a setup function,
+ * run in the same beforeAll just before the app is created. What it registers with `onClose` is
+ * cleaned up after the app has closed, last registered first, also when creating the app failed:
+ *
+ *   let wx: FakeWechat;
+ *   const t = useTestApp(async (onClose) => {
+ *     wx = await startFakeWechat();
+ *     onClose(() => wx.close());
+ *     return { wechat: wx };
+ *   });
+ *
+ * Options may also read what an earlier beforeAll of the same or an outer block made: Vitest runs
+ * beforeAll hooks in the order they are registered and afterAll hooks in reverse (sequence.hooks
+ * 'stack', the default), so the app closes before that is torn down. Reading a member of the
+ * handle while there is no app (at collection time, in a hook registered before this call, or
+ * after the afterAll) throws.
+ */
+export function useTestApp(opts: TestAppOptions | TestAppSetup = {}): TestApp {
+  let current: TestApp | undefined;
+  const cleanups: Array<() => unknown> = [];
+  beforeAll(async () => {
+    const resolved = typeof opts === 'function' ? await opts((cleanup) => void cleanups.push(cleanup)) : opts;
+    current = await createTestApp(resolved);
+  });
+  afterAll(async () => {
+    const t = current;
+    current = undefined;
+    let failure: unknown;
+    for (const step of [() => t?.close(), ...cleanups.splice(0).reverse()]) {
+      try {
+        await step();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  });
+  const handle = {} as TestApp;
+  for (const key of Object.keys(TEST_APP_MEMBERS) as Array<keyof TestApp>) {
+    Object.defineProperty(handle, key, {
+      enumerable: true,
+      get() {
+        if (!current) throw new Error(`useTestApp: t.${key} was read while there is no app (before its beforeAll or after its afterAll)`);
+        return current[key];
+      },
+    });
+  }
+  return handle;
 }

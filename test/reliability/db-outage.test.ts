@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { testDbKind, type TestDb } from '../helpers/db';
 import { privateMariaDbAvailable, startPrivateMariaDb, type PrivateMariaDb } from '../helpers/mariadb';
 import { call, send, sessionHeaders, trpcData, trpcError } from './support/http';
@@ -22,10 +22,6 @@ const FAIL_FAST_MS = 3000;
 describe.skipIf(kind !== 'mysql' || !privateMariaDbAvailable())('database outage (private mariadbd, killed and restarted)', () => {
   let maria: PrivateMariaDb;
   let tdb: TestDb;
-  let t: TestApp;
-  let base: string;
-  let user: TestUser;
-  let directoryId: number;
 
   beforeAll(async () => {
     maria = await startPrivateMariaDb();
@@ -36,17 +32,23 @@ describe.skipIf(kind !== 'mysql' || !privateMariaDbAvailable())('database outage
     const db = createDb({ url, poolMax: 5 });
     await migrateLatest(db);
     tdb = { kind: 'mysql', db, url, destroy: () => db.destroy() };
-    t = await createTestApp({ tdb, env: { RATE_LIMIT_MAX: '10000000' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await tdb?.destroy();
+    await maria?.destroy();
+  });
+
+  const t = useTestApp(() => ({ tdb, env: { RATE_LIMIT_MAX: '10000000' } }));
+  let base: string;
+  let user: TestUser;
+  let directoryId: number;
+
+  beforeAll(async () => {
     base = await t.listen();
     user = await t.newUser();
     const [home] = await user.caller.directory.list();
     directoryId = home!.id;
-  }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-    await tdb?.destroy();
-    await maria?.destroy();
   });
 
   const stockIn = (requestId: string) =>

@@ -1,10 +1,19 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/routers/_app';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { anyWire, badTokens, invalidWire, validWire, type ProcedureSpec, type Wire } from './support/fuzz';
-import { expectUnchanged, getCall, postCall, send, sessionHeaders, snapshot, trpcError, type WireResponse } from './support/http';
+import {
+  expectUnchanged,
+  getCall,
+  postCall,
+  send,
+  sessionHeaders,
+  snapshot,
+  trpcError,
+  type WireResponse,
+} from './support/http';
 
 /*
  * Every procedure, over real HTTP, with generated bad input. Each response must be a well-formed
@@ -64,12 +73,7 @@ const SPECS: Record<string, ProcedureSpec> = {
     foreign: [404, 409],
   },
   'goods.stockOut': {
-    fields: [
-      id('directoryId'),
-      text('code', 1, 255, true),
-      { name: 'quantity', kind: 'quantity' },
-      { name: 'requestId', kind: 'requestId' },
-    ],
+    fields: [id('directoryId'), text('code', 1, 255, true), { name: 'quantity', kind: 'quantity' }, { name: 'requestId', kind: 'requestId' }],
     foreign: [404, 409],
   },
   'goods.list': { fields: [id('directoryId'), text('search', 0, 255), ...page], foreign: [404] },
@@ -87,14 +91,9 @@ const SPECS: Record<string, ProcedureSpec> = {
   },
 };
 
-const procedures = Object.entries(
-  appRouter._def.procedures as unknown as Record<string, { _def: { type: string; inputs: unknown[] } }>,
-).map(([path, p]) => ({
-  path,
-  type: p._def.type as 'query' | 'mutation',
-  hasInput: p._def.inputs.length > 0,
-  isPublic: path === 'auth.login',
-}));
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string; inputs: unknown[] } }>).map(
+  ([path, p]) => ({ path, type: p._def.type as 'query' | 'mutation', hasInput: p._def.inputs.length > 0, isPublic: path === 'auth.login' }),
+);
 
 type Mode = 'badSession' | 'invalid' | 'foreign' | 'read';
 interface Case extends Wire {
@@ -110,8 +109,12 @@ function describable(c: Case): Case {
 }
 
 describe('fuzz: every procedure over HTTP', () => {
-  let t: TestApp;
   let wechat: FakeWechat;
+  const t = useTestApp(async (onClose) => {
+    wechat = await startFakeWechat();
+    onClose(() => wechat.close());
+    return { wechat, env: { RATE_LIMIT_MAX: '10000000', LOGIN_RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'warn' } };
+  });
   let base: string;
   let token: string;
   /** Ids the fuzzing user does not own: another user's objects, its own deleted directory, nonexistent. */
@@ -119,11 +122,6 @@ describe('fuzz: every procedure over HTTP', () => {
   let revokedTokens: string[];
 
   beforeAll(async () => {
-    wechat = await startFakeWechat();
-    t = await createTestApp({
-      wechat,
-      env: { RATE_LIMIT_MAX: '10000000', LOGIN_RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'warn' },
-    });
     base = await t.listen();
 
     const victim = await t.newUser();
@@ -145,11 +143,6 @@ describe('fuzz: every procedure over HTTP', () => {
     foreignIds = [home!.id, other.id, goods.id, gone.id, own!.id, 1, 2, 3, 2_000_000_000, 2_147_483_647];
   });
 
-  afterAll(async () => {
-    await t?.close();
-    await wechat?.close();
-  });
-
   it('has a fuzz spec for every procedure of the router', () => {
     expect(procedures.map((p) => p.path).sort()).toEqual(Object.keys(SPECS).sort());
     expect(procedures).toHaveLength(17);
@@ -163,9 +156,7 @@ describe('fuzz: every procedure over HTTP', () => {
     const maxBig = p.type === 'query' ? 600 : 60_000;
     const modes: fc.Arbitrary<Case>[] = [];
     if (!p.isPublic) {
-      modes.push(
-        fc.tuple(badTokens(revokedTokens), anyWire(maxBig)).map(([tok, w]) => ({ ...w, mode: 'badSession' as const, token: tok })),
-      );
+      modes.push(fc.tuple(badTokens(revokedTokens), anyWire(maxBig)).map(([tok, w]) => ({ ...w, mode: 'badSession' as const, token: tok })));
     }
     if (p.hasInput) {
       modes.push(invalidWire(spec, foreignIds, maxBig).map((w) => ({ ...w, mode: 'invalid' as const, token })));
@@ -222,12 +213,7 @@ describe('fuzz: every procedure over HTTP', () => {
     expectUnchanged(before, await snapshot(t.db));
     // Every mode that applies to the procedure was exercised.
     const modes = new Set([...seen.keys()].map((k) => k.split(':')[0]));
-    const applicable = [
-      !p.isPublic && 'badSession',
-      p.hasInput && 'invalid',
-      SPECS[p.path]?.foreign && 'foreign',
-      p.type === 'query' && 'read',
-    ];
+    const applicable = [!p.isPublic && 'badSession', p.hasInput && 'invalid', SPECS[p.path]?.foreign && 'foreign', p.type === 'query' && 'read'];
     expect([...modes].sort()).toEqual(applicable.filter((m): m is string => typeof m === 'string').sort());
 
     // Still up, still correct.

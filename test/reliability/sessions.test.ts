@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/sessions';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, useTestApp } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { call, expectUnchanged, sessionHeaders, snapshot, trpcData, trpcError } from './support/http';
@@ -17,22 +17,20 @@ const BRUTE_FORCE_BUDGET = 40;
 
 let tdb: TestDb;
 let wechat: FakeWechat;
-let t: TestApp;
-let base: string;
 /** Every token issued or tried in this file: none may appear in a log line. */
 const tokensSeen = new Set<string>();
 
-beforeAll(async () => {
+const t = useTestApp(async (onClose) => {
   tdb = await createTestDb();
+  onClose(() => tdb.destroy());
   wechat = await startFakeWechat();
+  onClose(() => wechat.close());
   // trace: the most verbose logging there is must still keep tokens out.
-  t = await createTestApp({ tdb, wechat, env: { LOG_LEVEL: 'trace', SESSION_TTL_DAYS: '7', RATE_LIMIT_MAX: '100000' } });
-  base = await t.listen();
+  return { tdb, wechat, env: { LOG_LEVEL: 'trace', SESSION_TTL_DAYS: '7', RATE_LIMIT_MAX: '100000' } };
 });
-afterAll(async () => {
-  await t?.close();
-  await wechat?.close();
-  await tdb?.destroy();
+let base: string;
+beforeAll(async () => {
+  base = await t.listen();
 });
 
 async function login(openid?: string): Promise<{ token: string; userId: number; sessionKey: string }> {
@@ -101,13 +99,7 @@ describe('brute-forcing session tokens', () => {
       // The real token from the attacker's address is refused too: the address is out of budget.
       expect((await call(attackBase, 'query', 'auth.me', undefined, sessionHeaders(victim.token, attacker))).status).toBe(429);
       // The victim, from their own address, is not locked out by someone else's guessing.
-      const mine = await call(
-        attackBase,
-        'query',
-        'auth.me',
-        undefined,
-        sessionHeaders(victim.token, { 'x-forwarded-for': '203.0.113.5' }),
-      );
+      const mine = await call(attackBase, 'query', 'auth.me', undefined, sessionHeaders(victim.token, { 'x-forwarded-for': '203.0.113.5' }));
       expect(trpcData<{ id: number }>(mine).id).toBe(victim.userId);
 
       const after = await snapshot(tdb.db);

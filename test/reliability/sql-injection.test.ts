@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { client, trpcCodeOf } from './support/http';
 
 /*
@@ -39,14 +39,13 @@ const HOSTILE = [
 ];
 
 describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
   let base: string;
   let user: TestUser;
   let api: ReturnType<typeof client>;
   let tableCounts: () => Promise<Record<string, number>>;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
     base = await t.listen();
     user = await t.newUser();
     api = client(base, user.token);
@@ -57,9 +56,6 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
       }
       return out;
     };
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('directory names: create, rename, get and list keep every string exactly', async () => {
@@ -99,18 +95,7 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
 
   it('search: every wildcard and quote is a literal substring, nothing more', async () => {
     const dir = await api.directory.create.mutate({ name: 'search' });
-    const codes = [
-      'plain',
-      'under_score',
-      'per%cent',
-      'back\\slash',
-      "quo'te",
-      'dq"uote',
-      'back`tick',
-      'bang!mark',
-      'both%_',
-      'dash--dash',
-    ];
+    const codes = ['plain', 'under_score', 'per%cent', 'back\\slash', "quo'te", 'dq"uote', 'back`tick', 'bang!mark', 'both%_', 'dash--dash'];
     for (const code of codes) await api.goods.stockIn.mutate({ directoryId: dir.id, code, name: `name of ${code}` });
     for (const s of HOSTILE.filter((h) => !h.includes('\u0000'))) {
       await api.goods.stockIn.mutate({ directoryId: dir.id, code: `hostile ${s}`, name: s });
@@ -163,10 +148,7 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
       ids.set(code, first.user.id);
     }
     expect(new Set(ids.values()).size).toBe(ids.size);
-    const openids = (await t
-      .db('users')
-      .whereIn('id', [...ids.values()])
-      .pluck('openid')) as string[];
+    const openids = (await t.db('users').whereIn('id', [...ids.values()]).pluck('openid')) as string[];
     expect(openids.sort()).toEqual([...ids.keys()].map((c) => `dev-${c}`).sort());
   });
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, useTestApp, type TestUser } from '../helpers/app';
 import { startFakeWechat, type FakeWechat, type Scripted } from '../helpers/fake-wechat';
 import { call, sessionHeaders, trpcData, trpcError, type WireResponse } from './support/http';
 
@@ -26,25 +26,19 @@ async function closedPort(): Promise<number> {
 
 describe('WeChat outage and slowness', () => {
   let wechat: FakeWechat;
-  let t: TestApp;
+  const t = useTestApp(async (onClose) => {
+    wechat = await startFakeWechat();
+    onClose(() => wechat.close());
+    return { wechat, env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS), RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_MAX: '1000' } };
+  });
   let base: string;
   let user: TestUser;
   let directoryId: number;
 
   beforeAll(async () => {
-    wechat = await startFakeWechat();
-    t = await createTestApp({
-      wechat,
-      env: { WECHAT_TIMEOUT_MS: String(TIMEOUT_MS), RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_MAX: '1000' },
-    });
     base = await t.listen();
     user = await t.newUser();
     directoryId = (await user.caller.directory.list())[0]!.id;
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await wechat?.close();
   });
 
   const login = (code: string) => call(base, 'mutation', 'auth.login', { code });
@@ -94,6 +88,7 @@ describe('WeChat outage and slowness', () => {
   });
 
   it.each<[string, Scripted, number, string]>([
+    // biome-ignore lint/suspicious/noThenProperty: the fake WeChat's answer after the delay (not a thenable)
     ['answers too slowly', { delayMs: TIMEOUT_MS * 3, then: { errcode: 0 } }, 504, 'GATEWAY_TIMEOUT'],
     ['answers HTTP 500', { status: 500 }, 502, 'BAD_GATEWAY'],
     ['answers HTTP 502 with an HTML page', { status: 502 }, 502, 'BAD_GATEWAY'],

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../helpers/app';
 
 /*
  * protectedProcedure looks the session up once per HTTP request: a batch of protected calls shares
@@ -7,25 +7,20 @@ import { createTestApp, type TestApp } from '../helpers/app';
  * look it up every time, so a logout takes effect at the next request.
  */
 
-let t: TestApp;
+const t = useTestApp();
 let base: string;
 let sessionSelects = 0;
 
 beforeAll(async () => {
-  t = await createTestApp();
   base = await t.listen();
   t.db.on('query', (q: { sql: string }) => {
     if (/^select .* from [`"]sessions[`"]/i.test(q.sql)) sessionSelects++;
   });
 });
 
-afterAll(async () => {
-  await t.close();
-});
-
 function batchUrl(paths: string[], inputs: unknown[]): string {
   const input: Record<string, unknown> = {};
-  inputs.forEach((v, i) => (input[String(i)] = { json: v }));
+  for (const [i, v] of inputs.entries()) input[String(i)] = { json: v };
   return `${base}/trpc/${paths.join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
 }
 

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { preparedSelect, preparedWrite } from '../../src/db/prepared';
 import { inTransaction } from '../../src/db/tx';
 import { GOODS_COLUMNS } from '../../src/goods/goods';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 
 /*
  * preparedSelect (src/db/prepared.ts) compiles a builder query once per database kind and binds each
@@ -10,20 +10,15 @@ import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
  * refuse a query that would silently ignore a parameter.
  */
 
-let t: TestApp;
+const t = useTestApp();
 let u: TestUser;
 let dir: number;
 const codes = ['6901', "o'brien", '%_\\', '扫码 商品', '👩‍👩‍👧‍👦', 'x'.repeat(255)];
 
 beforeAll(async () => {
-  t = await createTestApp();
   u = await t.newUser();
   dir = (await u.caller.directory.list())[0]!.id;
   for (const code of codes) await u.caller.goods.stockIn({ directoryId: dir, code, quantity: 2 });
-});
-
-afterAll(async () => {
-  await t.close();
 });
 
 describe('preparedSelect', () => {
@@ -31,10 +26,7 @@ describe('preparedSelect', () => {
     let builds = 0;
     const byCode = preparedSelect<{ userId: number; directoryId: number; code: string }, Record<string, unknown>>((q, p) => {
       builds++;
-      return q('goods')
-        .select(GOODS_COLUMNS)
-        .where({ user_id: p.userId, directory_id: p.directoryId, code: p.code, live: 1 })
-        .orderBy('id');
+      return q('goods').select(GOODS_COLUMNS).where({ user_id: p.userId, directory_id: p.directoryId, code: p.code, live: 1 }).orderBy('id');
     });
     for (const code of [...codes, 'missing', '']) {
       const expected = await t
@@ -86,12 +78,9 @@ describe('preparedSelect', () => {
     const broken = preparedSelect<{ userId: number }, unknown>((q, p) => q('no_such_table').select('id').where({ id: p.userId }));
     for (let i = 0; i < 15; i++) await expect(broken(t.db, { userId: 1 })).rejects.toThrow(/no_such_table/);
     // The pool would be exhausted (it holds 10 at most) had a failed call kept its connection.
-    const [row] = await preparedSelect<{ userId: number }, { id: number }>((q, p) => q('users').select('id').where({ id: p.userId }))(
-      t.db,
-      {
-        userId: u.userId,
-      },
-    );
+    const [row] = await preparedSelect<{ userId: number }, { id: number }>((q, p) => q('users').select('id').where({ id: p.userId }))(t.db, {
+      userId: u.userId,
+    });
     expect(row?.id).toBe(u.userId);
   });
 

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /*
- * `npx tsx bench/profile.ts [file.cpuprofile | dir] [--focus knex]`: where the server process spent its CPU, from
+ * `npx tsx bench/tools/profile.ts [file.cpuprofile | dir] [--focus knex]`: where the server process spent its CPU, from
  * a `node --cpu-prof` profile (`npm run bench -- --profile` writes them to bench/results/profiles/).
  * Prints self time by package / source area and the hottest functions, so a figure that falls
  * short can be traced to its cost without a flame-graph viewer. `--focus <area>` adds the inclusive
@@ -51,14 +51,16 @@ function main(): void {
   const args = process.argv.slice(2);
   const focusAt = args.indexOf('--focus');
   const focus = focusAt >= 0 ? args.splice(focusAt, 2)[1] : undefined;
-  const arg = args[0] ?? path.resolve(__dirname, 'results/profiles/app');
+  const arg = args[0] ?? path.resolve(__dirname, '../results/profiles/app');
   const file = statSync(arg).isDirectory() ? largest(arg) : arg;
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   let total = 0;
   let idle = 0;
   const areas = new Map<string, number>();

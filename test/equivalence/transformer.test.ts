@@ -77,7 +77,8 @@ describe('server transformer', () => {
       cyclic,
       { n: NaN, z: -0, i: -Infinity },
       { u: undefined },
-      [1, , 3], // eslint-disable-line no-sparse-arrays
+      // biome-ignore lint/suspicious/noSparseArray: a sparse array is one of the values under test
+      [1, , 3],
       withExtra,
       { big: 10n },
       { when: new Date(NaN) },
@@ -120,7 +121,7 @@ describe('server transformer', () => {
     expect(spy).toHaveBeenCalledTimes(answers.length); // only the reference calls just above
   });
 
-  it("decodes inputs in place, with superjson's meaning", () => {
+  it('decodes inputs in place, with superjson\'s meaning', () => {
     const wire = superjson.serialize({ at: new Date(7), list: [new Date(8)], n: 1 });
     const parsed = JSON.parse(JSON.stringify(wire)) as Parameters<typeof superjson.deserialize>[0];
     const decoded = transformer.input.deserialize(parsed) as { at: Date; list: Date[] };
