@@ -72,12 +72,7 @@ export async function up(knex: Knex): Promise<void> {
     mysqlTable(knex, t);
     t.increments('id').primary();
     t.integer('user_id').unsigned().notNullable().references('id').inTable('users').onDelete('CASCADE');
-    t.integer('directory_id')
-      .unsigned()
-      .notNullable()
-      .references('id')
-      .inTable('directories')
-      .onDelete('CASCADE');
+    t.integer('directory_id').unsigned().notNullable().references('id').inTable('directories').onDelete('CASCADE');
     t.string('code', 255).notNullable().collate('utf8mb4_bin');
     t.string('name', 100).notNullable();
     t.string('remarks', 1000).notNullable().defaultTo('');

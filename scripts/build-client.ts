@@ -119,10 +119,7 @@ export interface BuiltClient {
 
 export async function buildClient(opts: BuildClientOptions = {}): Promise<BuiltClient> {
   const outfile = opts.outfile === undefined ? DEFAULT_OUTFILE : opts.outfile;
-  const [result, forbidden] = await Promise.all([
-    build({ ...baseOptions(opts.minify ?? true), metafile: true }),
-    findForbiddenGlobals(),
-  ]);
+  const [result, forbidden] = await Promise.all([build({ ...baseOptions(opts.minify ?? true), metafile: true }), findForbiddenGlobals()]);
   if (forbidden.length) {
     throw new Error(`The client bundle uses globals a mini-program lacks: ${forbidden.join(', ')}`);
   }

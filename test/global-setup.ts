@@ -19,15 +19,11 @@ export default async function setup(): Promise<void> {
   try {
     connection = await mysql.createConnection({ ...conn, connectTimeout: 5000 });
   } catch (err) {
-    throw new Error(
-      `MySQL/MariaDB is not reachable at ${conn.host}:${conn.port} (${(err as Error).message}). ${MYSQL_START_HINT}`,
-    );
+    throw new Error(`MySQL/MariaDB is not reachable at ${conn.host}:${conn.port} (${(err as Error).message}). ${MYSQL_START_HINT}`);
   }
   try {
     const base = database ?? 'scancode_test';
-    await connection.query(
-      `CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(base)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    );
+    await connection.query(`CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(base)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     const [rows] = await connection.query<mysql.RowDataPacket[]>(
       'SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?',
       [`${base}\\_t%`],

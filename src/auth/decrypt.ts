@@ -67,9 +67,7 @@ export function decryptUserData(input: DecryptInput): DecryptedUserData {
   }
   const ciphertext = decodeBase64(input.encryptedData);
   if (!ciphertext || ciphertext.length === 0 || ciphertext.length % BLOCK !== 0) {
-    throw badRequest(
-      'encryptedData must be the base64 of whole 16-byte AES blocks, exactly as wx.getUserInfo returned it',
-    );
+    throw badRequest('encryptedData must be the base64 of whole 16-byte AES blocks, exactly as wx.getUserInfo returned it');
   }
 
   const decipher = createDecipheriv('aes-128-cbc', key, iv);
@@ -95,7 +93,7 @@ export function decryptUserData(input: DecryptInput): DecryptedUserData {
 
   const watermark = record.watermark as { appid?: unknown } | undefined;
   if (typeof watermark !== 'object' || watermark === null || watermark.appid !== input.appId) {
-    throw badRequest('encryptedData was issued for another mini-program (watermark.appid is not this server\'s WECHAT_APPID)');
+    throw badRequest("encryptedData was issued for another mini-program (watermark.appid is not this server's WECHAT_APPID)");
   }
   if (record.openId !== input.openid) {
     throw badRequest('encryptedData belongs to another WeChat user (its openId differs from the one of this login code)');

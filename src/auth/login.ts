@@ -72,12 +72,7 @@ async function identify(deps: LoginDeps, code: string): Promise<WechatIdentity |
   return jscode2session({ ...wechat, appId: wechat.appId, secret: wechat.secret }, code, deps.log);
 }
 
-async function findOrCreateUser(
-  trx: Tx,
-  identity: Identity,
-  profile: Profile,
-  now: Date,
-): Promise<{ userId: number; isNew: boolean }> {
+async function findOrCreateUser(trx: Tx, identity: Identity, profile: Profile, now: Date): Promise<{ userId: number; isNew: boolean }> {
   const existing = (await trx('users').select('id').where({ openid: identity.openid }).first()) as { id: number } | undefined;
   if (!existing) {
     const userId = await insertUserWithDefaultDirectory(

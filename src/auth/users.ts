@@ -46,7 +46,9 @@ function toGender(value: number): 0 | 1 | 2 {
   return value === 1 || value === 2 ? value : 0;
 }
 
-export function toUser(row: Pick<UserRow, 'id' | 'nickname' | 'avatar_url' | 'gender' | 'city' | 'province' | 'country' | 'created_at'>): User {
+export function toUser(
+  row: Pick<UserRow, 'id' | 'nickname' | 'avatar_url' | 'gender' | 'city' | 'province' | 'country' | 'created_at'>,
+): User {
   return {
     id: row.id,
     nickname: row.nickname,

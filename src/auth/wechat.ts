@@ -11,8 +11,7 @@ export interface WechatIdentity {
   unionid: string | null;
 }
 
-export type WechatCredentials = Required<Pick<Config['wechat'], 'appId' | 'secret'>> &
-  Pick<Config['wechat'], 'apiBase' | 'timeoutMs'>;
+export type WechatCredentials = Required<Pick<Config['wechat'], 'appId' | 'secret'>> & Pick<Config['wechat'], 'apiBase' | 'timeoutMs'>;
 
 type Logger = Pick<FastifyBaseLogger, 'warn'>;
 

@@ -54,4 +54,3 @@ export class MiniAbortController {
     this.signal._abort(reason);
   }
 }
-

@@ -55,8 +55,15 @@ function wxLoginCode(wx: WxApi, timeout: number | undefined): Promise<string> {
  * token kept in storage, automatic (re-)login, and a requestId on every scan.
  */
 export function createScancodeClient(options: ScancodeClientOptions): ScancodeClient {
-  const { tokenKey = DEFAULT_TOKEN_KEY, idempotentMutations, generateRequestId, loginExtras, onLogin, loginTimeout, ...linkOptions } =
-    options;
+  const {
+    tokenKey = DEFAULT_TOKEN_KEY,
+    idempotentMutations,
+    generateRequestId,
+    loginExtras,
+    onLogin,
+    loginTimeout,
+    ...linkOptions
+  } = options;
   const wx = options.wx ?? globalWx();
 
   const getToken = (): string | null => {

@@ -12,7 +12,7 @@ export interface WxResponseMeta {
 export const codeKeyForHttpStatus = trpcCodeForHttpStatus;
 
 function snippet(body: unknown): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body) ?? '';
+  const text = typeof body === 'string' ? body : (JSON.stringify(body) ?? '');
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
 }

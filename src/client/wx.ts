@@ -6,10 +6,7 @@
  */
 
 /** The part of `wx` the client uses; tests pass a shim with the same shape. */
-export type WxApi = Pick<
-  WechatMiniprogram.Wx,
-  'request' | 'login' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'
->;
+export type WxApi = Pick<WechatMiniprogram.Wx, 'request' | 'login' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'>;
 
 export type WxRequestOption = WechatMiniprogram.RequestOption;
 export type WxRequestTask = WechatMiniprogram.RequestTask;

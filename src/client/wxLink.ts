@@ -197,10 +197,13 @@ export function wxLink<TRouter extends AnyRouter = AnyRouter>(opts: WxLinkOption
     // The re-send waits in an Attempt of its own so that aborting every item also cancels the timer.
     const waiting: Attempt = { items: again, task: null, timer: null, settled: false };
     for (const it of again) it.attempt = waiting;
-    waiting.timer = setTimeout(() => {
-      waiting.settled = true;
-      send(type, again, retriesDone + 1);
-    }, retryDelay(retriesDone + 1));
+    waiting.timer = setTimeout(
+      () => {
+        waiting.settled = true;
+        send(type, again, retriesDone + 1);
+      },
+      retryDelay(retriesDone + 1),
+    );
   }
 
   function deliver(items: Item[], statusCode: number, raw: unknown, meta: WxResponseMeta): void {

@@ -124,12 +124,7 @@ async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Pr
   });
 }
 
-export async function stockIn(
-  trx: Tx,
-  userId: number,
-  input: StockInInput,
-  now: Date,
-): Promise<{ goods: Goods; created: boolean }> {
+export async function stockIn(trx: Tx, userId: number, input: StockInInput, now: Date): Promise<{ goods: Goods; created: boolean }> {
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   let created = false;
   let goods: Goods;
@@ -175,12 +170,7 @@ export async function stockIn(
   return { goods, created };
 }
 
-export async function stockOut(
-  trx: Tx,
-  userId: number,
-  input: StockOutInput,
-  now: Date,
-): Promise<{ goods: Goods }> {
+export async function stockOut(trx: Tx, userId: number, input: StockOutInput, now: Date): Promise<{ goods: Goods }> {
   const directoryName = await touchDirectory(trx, userId, input.directoryId, now);
   const existing = await lockGoodsByCode(trx, userId, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');

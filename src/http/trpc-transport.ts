@@ -96,7 +96,11 @@ function planOf(req: FastifyRequest, router: AnyTRPCRouter, maxBatchSize: number
   if (method !== 'GET' && method !== 'POST') return null;
   if (wantsStream(req)) return null;
   const contentType = mediaType(req.headers['content-type']);
-  if (method === 'POST' ? contentType !== 'application/json' || typeof req.body !== 'string' : contentType !== undefined && contentType !== 'application/json') {
+  if (
+    method === 'POST'
+      ? contentType !== 'application/json' || typeof req.body !== 'string'
+      : contentType !== undefined && contentType !== 'application/json'
+  ) {
     return null;
   }
   const config = router._def._config as { pathSeparator?: string };

@@ -75,7 +75,8 @@ export const authRouter = router({
     .mutation(async ({ ctx, input }) => {
       const columns = profileColumns(input);
       if (Object.keys(columns).length > 0) {
-        await ctx.db('users')
+        await ctx
+          .db('users')
           .where({ id: ctx.user.id })
           .update({ ...columns, updated_at: ctx.now() });
       }

@@ -35,18 +35,14 @@ export const goodsRouter = router({
     )
     .mutation(({ ctx, input }) => {
       const now = ctx.now();
-      return idempotent(ctx.db, requestKey(ctx, 'goods.stockIn', input), (trx) =>
-        stockIn(trx, ctx.user.id, input, now),
-      );
+      return idempotent(ctx.db, requestKey(ctx, 'goods.stockIn', input), (trx) => stockIn(trx, ctx.user.id, input, now));
     }),
 
   stockOut: protectedProcedure
     .input(z.object({ directoryId: f.id, code: f.code, quantity: f.quantity, requestId: f.requestId.optional() }))
     .mutation(({ ctx, input }) => {
       const now = ctx.now();
-      return idempotent(ctx.db, requestKey(ctx, 'goods.stockOut', input), (trx) =>
-        stockOut(trx, ctx.user.id, input, now),
-      );
+      return idempotent(ctx.db, requestKey(ctx, 'goods.stockOut', input), (trx) => stockOut(trx, ctx.user.id, input, now));
     }),
 
   list: protectedProcedure
@@ -59,9 +55,7 @@ export const goodsRouter = router({
     )
     .query(({ ctx, input }) => listGoods(ctx.db, ctx.user.id, input)),
 
-  get: protectedProcedure
-    .input(z.object({ id: f.id }))
-    .query(({ ctx, input }) => getGoods(ctx.db, ctx.user.id, input.id)),
+  get: protectedProcedure.input(z.object({ id: f.id })).query(({ ctx, input }) => getGoods(ctx.db, ctx.user.id, input.id)),
 
   update: protectedProcedure
     .input(
@@ -76,10 +70,8 @@ export const goodsRouter = router({
       return updateGoods(ctx.db, ctx.user.id, id, changes, ctx.now());
     }),
 
-  delete: protectedProcedure
-    .input(z.object({ id: f.id }))
-    .mutation(async ({ ctx, input }) => {
-      await deleteGoods(ctx.db, ctx.user.id, input.id, ctx.now());
-      return { ok: true as const };
-    }),
+  delete: protectedProcedure.input(z.object({ id: f.id })).mutation(async ({ ctx, input }) => {
+    await deleteGoods(ctx.db, ctx.user.id, input.id, ctx.now());
+    return { ok: true as const };
+  }),
 });

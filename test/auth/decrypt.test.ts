@@ -39,7 +39,7 @@ describe('decryptUserData', () => {
     });
   });
 
-  it('matches an independent encryption done with Node\'s own PKCS#7 padding', () => {
+  it("matches an independent encryption done with Node's own PKCS#7 padding", () => {
     const plain = JSON.stringify(userInfoPayload(APPID, OPENID, { unionId: 'u-1' }));
     const cipher = createCipheriv('aes-128-cbc', Buffer.from(KEY, 'base64'), IV);
     const encryptedData = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]).toString('base64');

@@ -11,11 +11,17 @@ describe('sessions and the protected auth procedures (server-side callers)', () 
   const login = (code: string) => t.caller().auth.login({ code });
 
   it('refuses a missing, malformed or unknown token with UNAUTHORIZED', async () => {
-    await expect(t.caller().auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/Missing X-Session-Token/) });
+    await expect(t.caller().auth.me()).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringMatching(/Missing X-Session-Token/),
+    });
     for (const bad of ['x', 'not a token at all', generateToken() + 'A', generateToken().slice(1) + '!']) {
       await expect(t.caller(bad).auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/malformed/) });
     }
-    await expect(t.caller(generateToken()).auth.me()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/unknown/) });
+    await expect(t.caller(generateToken()).auth.me()).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringMatching(/unknown/),
+    });
     // Every protected auth procedure sits behind the same check.
     await expect(t.caller().auth.logout()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
     await expect(t.caller(generateToken()).auth.updateProfile({ nickname: 'x' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
@@ -71,7 +77,15 @@ describe('sessions and the protected auth procedures (server-side callers)', () 
     const local = await createTestApp({ tdb: t.tdb });
     try {
       const res = await local.caller().auth.login({ code: 'last-seen' });
-      const seen = async () => toDate((await local.db('sessions').where({ token_hash: hashToken(res.token) }).first()).last_seen_at).getTime();
+      const seen = async () =>
+        toDate(
+          (
+            await local
+              .db('sessions')
+              .where({ token_hash: hashToken(res.token) })
+              .first()
+          ).last_seen_at,
+        ).getTime();
       const loginAt = await seen();
       local.advanceClock(10_000);
       await local.caller(res.token).auth.me();
@@ -131,9 +145,10 @@ describe('sessions and the protected auth procedures (server-side callers)', () 
         [{ country: 'c'.repeat(101) }, 'country'],
       ];
       for (const [input, field] of bad) {
-        const err = await me.auth
-          .updateProfile(input as never)
-          .then(() => null, (e: unknown) => e as { code: string; cause?: { issues?: Array<{ path: unknown[] }> } });
+        const err = await me.auth.updateProfile(input as never).then(
+          () => null,
+          (e: unknown) => e as { code: string; cause?: { issues?: Array<{ path: unknown[] }> } },
+        );
         expect(err?.code, JSON.stringify(input)).toBe('BAD_REQUEST');
         // A server-side caller carries the ZodError as the cause (HTTP clients get it as data.zodError).
         expect((err?.cause?.issues ?? []).map((i) => i.path[0])).toContain(field);

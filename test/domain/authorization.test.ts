@@ -42,7 +42,10 @@ describe('authorization matrix: another user’s ids are NOT_FOUND', () => {
     ['goods.scan', () => intruder.caller.goods.scan({ directoryId: dirId, code })],
     ['goods.stockIn', () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 5 })],
     ['goods.stockIn (new code)', () => intruder.caller.goods.stockIn({ directoryId: dirId, code: 'planted' })],
-    ['goods.stockIn (owner requestId)', () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 9, requestId: 'owner-req' })],
+    [
+      'goods.stockIn (owner requestId)',
+      () => intruder.caller.goods.stockIn({ directoryId: dirId, code, quantity: 9, requestId: 'owner-req' }),
+    ],
     ['goods.stockOut', () => intruder.caller.goods.stockOut({ directoryId: dirId, code, quantity: 1 })],
     ['goods.stockOut (requestId)', () => intruder.caller.goods.stockOut({ directoryId: dirId, code, requestId: 'x-1' })],
     ['goods.list', () => intruder.caller.goods.list({ directoryId: dirId })],

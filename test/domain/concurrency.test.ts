@@ -110,9 +110,7 @@ describe('stock changes under concurrency', () => {
       cursor = page.nextCursor;
       pages++;
       // Someone keeps scanning new codes in while the list is being read.
-      await Promise.all(
-        Array.from({ length: 5 }, () => u.caller.goods.stockIn({ directoryId: u.dirId, code: `late-${added++}` })),
-      );
+      await Promise.all(Array.from({ length: 5 }, () => u.caller.goods.stockIn({ directoryId: u.dirId, code: `late-${added++}` })));
     } while (cursor);
 
     expect(pages).toBe(9);

@@ -118,7 +118,10 @@ describe('goods router', () => {
     it('refuses a stock-in that would overflow the quantity on hand', async () => {
       const u = await userWithDirectory();
       const { goods } = await u.caller.goods.stockIn({ directoryId: u.dirId, code: 'big' });
-      await t.db('goods').where({ id: goods.id }).update({ quantity: MAX_QUANTITY - 10 });
+      await t
+        .db('goods')
+        .where({ id: goods.id })
+        .update({ quantity: MAX_QUANTITY - 10 });
       const snap = await snapshot(t.db);
       await expectTRPCError(u.caller.goods.stockIn({ directoryId: u.dirId, code: 'big', quantity: 11 }), 'BAD_REQUEST');
       expect(await snapshot(t.db)).toEqual(snap);

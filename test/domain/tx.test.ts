@@ -28,7 +28,9 @@ describe('inTransaction', () => {
     let seenOutside = -1;
     await inTransaction(t.db, async (tx) => {
       await tx('logs').insert(logRow('commit'));
-      await tx('directories').where({ id: dir }).update({ use_count: tx.raw('?? + 1', ['use_count']) });
+      await tx('directories')
+        .where({ id: dir })
+        .update({ use_count: tx.raw('?? + 1', ['use_count']) });
       const row = (await tx('logs').count({ n: '*' }).where({ directory_name: 'commit' }).first()) as { n: number | string };
       seenInside = Number(row.n);
       // SQLite has one connection, held by this transaction: an outside read would wait for it.
@@ -126,7 +128,9 @@ describe('deadlock retry (MySQL)', () => {
   });
 
   const bump = (conn: Queryable, id: number) =>
-    conn('directories').where({ id }).update({ use_count: conn.raw('?? + 1', ['use_count']) });
+    conn('directories')
+      .where({ id })
+      .update({ use_count: conn.raw('?? + 1', ['use_count']) });
 
   async function heavyOpponent(onLockedB: () => Promise<void>): Promise<void> {
     const other = await t.db.transaction();

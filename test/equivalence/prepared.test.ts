@@ -26,7 +26,10 @@ describe('preparedSelect', () => {
     let builds = 0;
     const byCode = preparedSelect<{ userId: number; directoryId: number; code: string }, Record<string, unknown>>((q, p) => {
       builds++;
-      return q('goods').select(GOODS_COLUMNS).where({ user_id: p.userId, directory_id: p.directoryId, code: p.code, live: 1 }).orderBy('id');
+      return q('goods')
+        .select(GOODS_COLUMNS)
+        .where({ user_id: p.userId, directory_id: p.directoryId, code: p.code, live: 1 })
+        .orderBy('id');
     });
     for (const code of [...codes, 'missing', '']) {
       const expected = await t
@@ -78,9 +81,12 @@ describe('preparedSelect', () => {
     const broken = preparedSelect<{ userId: number }, unknown>((q, p) => q('no_such_table').select('id').where({ id: p.userId }));
     for (let i = 0; i < 15; i++) await expect(broken(t.db, { userId: 1 })).rejects.toThrow(/no_such_table/);
     // The pool would be exhausted (it holds 10 at most) had a failed call kept its connection.
-    const [row] = await preparedSelect<{ userId: number }, { id: number }>((q, p) => q('users').select('id').where({ id: p.userId }))(t.db, {
-      userId: u.userId,
-    });
+    const [row] = await preparedSelect<{ userId: number }, { id: number }>((q, p) => q('users').select('id').where({ id: p.userId }))(
+      t.db,
+      {
+        userId: u.userId,
+      },
+    );
     expect(row?.id).toBe(u.userId);
   });
 

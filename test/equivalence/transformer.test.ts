@@ -121,7 +121,7 @@ describe('server transformer', () => {
     expect(spy).toHaveBeenCalledTimes(answers.length); // only the reference calls just above
   });
 
-  it('decodes inputs in place, with superjson\'s meaning', () => {
+  it("decodes inputs in place, with superjson's meaning", () => {
     const wire = superjson.serialize({ at: new Date(7), list: [new Date(8)], n: 1 });
     const parsed = JSON.parse(JSON.stringify(wire)) as Parameters<typeof superjson.deserialize>[0];
     const decoded = transformer.input.deserialize(parsed) as { at: Date; list: Date[] };

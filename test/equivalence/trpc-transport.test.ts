@@ -66,7 +66,11 @@ afterAll(async () => {
 function withoutStacks(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutStacks);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'stack').map(([k, v]) => [k, withoutStacks(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== 'stack')
+        .map(([k, v]) => [k, withoutStacks(v)]),
+    );
   }
   return value;
 }
@@ -163,27 +167,68 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     await expectSame(query('goods.scan', { directoryId: dir, code: '6901' }), 'lean');
     await expectSame(query('goods.scan', { directoryId: dir, code: 'unknown' }), 'lean');
     // '+' in a query string is a space to URLSearchParams, which is what tRPC reads the input with.
-    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: '6902 b' })).replace('%20', '+')}`, headers: token() }, 'lean');
+    await expectSame(
+      {
+        method: 'GET',
+        url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: '6902 b' })).replace('%20', '+')}`,
+        headers: token(),
+      },
+      'lean',
+    );
     await expectSame(query('goods.get', { id: goodsId }), 'lean');
     await expectSame(query('goods.list', { directoryId: dir, limit: 1 }), 'lean');
     await expectSame(query('goods.list', { directoryId: dir, search: '%' }), 'lean');
     // A malformed escape: URLSearchParams (tRPC) reads U+FFFD where Fastify's parser keeps '%E4%BD'.
-    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: 'X' })).replace('X', '%E4%BD')}`, headers: token() }, 'lean');
-    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: '6901' }))}&input=%7B`, headers: token() }, 'lean');
+    await expectSame(
+      {
+        method: 'GET',
+        url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: 'X' })).replace('X', '%E4%BD')}`,
+        headers: token(),
+      },
+      'lean',
+    );
+    await expectSame(
+      { method: 'GET', url: `/trpc/goods.scan?input=${enc(ser({ directoryId: dir, code: '6901' }))}&input=%7B`, headers: token() },
+      'lean',
+    );
     await expectSame(mutation('goods.update', { id: goodsId, name: '矿泉水' }), 'lean');
     await expectSame(query('log.list', { type: 'stock.in', limit: 2 }), 'lean');
     await expectSame(mutation('directory.create', { name: '仓库二' }), 'lean');
     await expectSame(mutation('auth.updateProfile', { nickname: '店长', gender: 1 }), 'lean');
-    await expectSame(queryBatch(['goods.scan', 'goods.scan', 'auth.me', 'directory.list'], [{ directoryId: dir, code: '6901' }, { directoryId: dir, code: 'x' }, undefined, {}]), 'lean');
+    await expectSame(
+      queryBatch(
+        ['goods.scan', 'goods.scan', 'auth.me', 'directory.list'],
+        [{ directoryId: dir, code: '6901' }, { directoryId: dir, code: 'x' }, undefined, {}],
+      ),
+      'lean',
+    );
     // Calls of a batch run concurrently, so of two writes either may commit first (and get the lower
     // log id): one write and one refusal (no such goods) answer the same in either order.
-    await expectSame(mutationBatch(['goods.stockIn', 'goods.stockOut'], [{ directoryId: dir, code: '6903' }, { directoryId: dir, code: 'absent' }]), 'lean');
+    await expectSame(
+      mutationBatch(
+        ['goods.stockIn', 'goods.stockOut'],
+        [
+          { directoryId: dir, code: '6903' },
+          { directoryId: dir, code: 'absent' },
+        ],
+      ),
+      'lean',
+    );
     await expectSame(queryBatch(['auth.me'], [undefined]), 'lean');
-    await expectSame({ method: 'GET', url: `/trpc/goods%2Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() }, 'lean');
+    await expectSame(
+      { method: 'GET', url: `/trpc/goods%2Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() },
+      'lean',
+    );
     // Extra query parameters, a JSON content type on a GET, a charset and upper case.
     await expectSame({ ...query('auth.me'), url: '/trpc/auth.me?foo=1&batch=0' }, 'lean');
-    await expectSame({ ...query('directory.list', {}), headers: { ...token(), 'content-type': 'application/json; charset=utf-8' } }, 'lean');
-    await expectSame({ ...mutation('directory.create', { name: '仓库三' }), headers: { ...token(), 'content-type': 'Application/JSON; charset=UTF-8' } }, 'lean');
+    await expectSame(
+      { ...query('directory.list', {}), headers: { ...token(), 'content-type': 'application/json; charset=utf-8' } },
+      'lean',
+    );
+    await expectSame(
+      { ...mutation('directory.create', { name: '仓库三' }), headers: { ...token(), 'content-type': 'Application/JSON; charset=UTF-8' } },
+      'lean',
+    );
   });
 
   it('refusals inside the procedures take the lean path with the same envelope and status', async () => {
@@ -203,11 +248,21 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     // Undecodable input: not JSON, superjson metadata that does not fit, a batch input that is no object.
     await expectSame({ method: 'GET', url: '/trpc/goods.scan?input=%7Bnot-json', headers: token() }, 'lean');
     await expectSame({ ...mutation('goods.stockIn'), payload: '{"json":' }, 'lean');
-    await expectSame({ method: 'GET', url: `/trpc/goods.scan?input=${enc({ json: { directoryId: dir, code: 'a' }, meta: { values: { code: ['bigint'] } } })}`, headers: token() }, 'lean');
+    await expectSame(
+      {
+        method: 'GET',
+        url: `/trpc/goods.scan?input=${enc({ json: { directoryId: dir, code: 'a' }, meta: { values: { code: ['bigint'] } } })}`,
+        headers: token(),
+      },
+      'lean',
+    );
     await expectSame({ method: 'GET', url: `/trpc/auth.me,auth.me?batch=1&input=${enc([1, 2])}`, headers: token() }, 'lean');
     await expectSame({ method: 'GET', url: '/trpc/auth.me,goods.scan?batch=1&input=%5B', headers: token() }, 'lean');
     // A batch where some calls fail: 207 with one envelope each.
-    await expectSame(queryBatch(['goods.scan', 'goods.get', 'goods.scan'], [{ directoryId: dir, code: '6901' }, { id: 999_999 }, { directoryId: 'x' }]), 'lean');
+    await expectSame(
+      queryBatch(['goods.scan', 'goods.get', 'goods.scan'], [{ directoryId: dir, code: '6901' }, { id: 999_999 }, { directoryId: 'x' }]),
+      'lean',
+    );
     await expectSame(queryBatch(['auth.me', 'auth.me'], [undefined, undefined], {}), 'lean');
   });
 
@@ -216,20 +271,45 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
       await expectSame({ method: 'GET', url: `/trpc/${path}`, headers: token() }, 'stock');
     }
     // Fastify decodes the path once and tRPC once more: a path still escaped after the first is tRPC's.
-    await expectSame({ method: 'GET', url: `/trpc/goods%252Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() }, 'stock');
+    await expectSame(
+      { method: 'GET', url: `/trpc/goods%252Escan?input=${enc(ser({ directoryId: dir, code: '6901' }))}`, headers: token() },
+      'stock',
+    );
     await expectSame(query('goods.stockIn', { directoryId: dir, code: '6901' }), 'stock');
     await expectSame(mutation('goods.scan', { directoryId: dir, code: '6901' }), 'stock');
-    await expectSame(queryBatch(['goods.scan', 'goods.stockIn'], [{ directoryId: dir, code: '6901' }, { directoryId: dir, code: '6901' }]), 'stock');
+    await expectSame(
+      queryBatch(
+        ['goods.scan', 'goods.stockIn'],
+        [
+          { directoryId: dir, code: '6901' },
+          { directoryId: dir, code: '6901' },
+        ],
+      ),
+      'stock',
+    );
     await expectSame(queryBatch(['goods.scan', 'nope'], [{ directoryId: dir, code: '6901' }, {}]), 'stock');
     const max = lean.t.config.maxBatchSize;
     await expectSame(queryBatch(Array(max + 1).fill('auth.me'), []), 'stock');
-    await expectSame({ ...queryBatch(['goods.scan'], [{ directoryId: dir, code: '6901' }]), headers: { ...token(), 'trpc-accept': 'application/jsonl' } }, 'stock');
+    await expectSame(
+      { ...queryBatch(['goods.scan'], [{ directoryId: dir, code: '6901' }]), headers: { ...token(), 'trpc-accept': 'application/jsonl' } },
+      'stock',
+    );
     await expectSame({ ...queryBatch(['auth.me'], []), headers: { ...token(), accept: 'text/html, application/jsonl' } }, 'stock');
     await expectSame({ ...query('auth.me'), url: `/trpc/auth.me?connectionParams=${enc({ a: '1' })}` }, 'stock');
-    await expectSame({ ...mutation('directory.create', { name: '表单' }), headers: { ...token(), 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--\r\n' }, 'stock');
+    await expectSame(
+      {
+        ...mutation('directory.create', { name: '表单' }),
+        headers: { ...token(), 'content-type': 'multipart/form-data; boundary=x' },
+        payload: '--x--\r\n',
+      },
+      'stock',
+    );
     await expectSame({ ...query('auth.me'), headers: { ...token(), 'content-type': 'text/plain' } }, 'stock');
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
-      await expectSame({ method, url: '/trpc/auth.me', headers: { ...token(), 'content-type': 'application/json' }, payload: '{}' }, 'stock');
+      await expectSame(
+        { method, url: '/trpc/auth.me', headers: { ...token(), 'content-type': 'application/json' }, payload: '{}' },
+        'stock',
+      );
     }
     const head = await lean.t.app.inject({ method: 'HEAD', url: '/trpc/auth.me', headers: token() });
     const stockHead = await stock.t.app.inject({ method: 'HEAD', url: '/trpc/auth.me', headers: token() });
@@ -277,10 +357,13 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
     );
     const request = fc.record({
       post: fc.boolean(),
-      paths: fc.array(fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...procedures) }, { weight: 1, arbitrary: fc.constantFrom('nope', 'goods') }), {
-        minLength: 1,
-        maxLength: 3,
-      }),
+      paths: fc.array(
+        fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...procedures) }, { weight: 1, arbitrary: fc.constantFrom('nope', 'goods') }),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      ),
       batch: fc.boolean(),
       inputs: fc.array(input, { minLength: 3, maxLength: 3 }),
       asUser: fc.constantFrom<0 | 1>(0, 0, 1),
@@ -303,7 +386,9 @@ describe('the lean tRPC transport answers exactly what the stock adapter answers
             ? queryBatch(paths, inputs, token(r.asUser))
             : query(paths[0]!, inputs[0], token(r.asUser));
         if (r.raw !== null) {
-          req = r.post ? { ...req, payload: r.raw } : { ...req, url: `${req.url.split('?')[0]}?${r.batch ? 'batch=1&' : ''}input=${encodeURIComponent(r.raw)}` };
+          req = r.post
+            ? { ...req, payload: r.raw }
+            : { ...req, url: `${req.url.split('?')[0]}?${r.batch ? 'batch=1&' : ''}input=${encodeURIComponent(r.raw)}` };
         }
         const { lean: tookLean } = await both(req);
         total++;

@@ -43,7 +43,13 @@ describe('database settings', () => {
   it('sets UTC, numeric ids and a pool that keeps no idle floor on MySQL', () => {
     const c = knexConfig({ url: 'mysql://root@127.0.0.1:3306/x' });
     expect(c.client).toBe('mysql2');
-    expect(c.connection).toMatchObject({ timezone: 'Z', dateStrings: false, supportBigNumbers: true, bigNumberStrings: false, charset: 'utf8mb4' });
+    expect(c.connection).toMatchObject({
+      timezone: 'Z',
+      dateStrings: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      charset: 'utf8mb4',
+    });
     expect(c.pool).toMatchObject({ min: 0 });
   });
 });

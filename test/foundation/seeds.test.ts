@@ -27,7 +27,12 @@ describe('npx knex seed:run', () => {
     const dirs = await tdb.db('directories').where({ user_id: user.id }).orderBy('id').select('name');
     const goods = await tdb.db('goods').where({ user_id: user.id }).select('quantity');
     const logs = await tdb.db('logs').where({ user_id: user.id }).count({ n: '*' });
-    return { dirs: dirs.map((d) => d.name), goods: goods.length, total: goods.reduce((s, g) => s + g.quantity, 0), logs: Number(logs[0]?.n) };
+    return {
+      dirs: dirs.map((d) => d.name),
+      goods: goods.length,
+      total: goods.reduce((s, g) => s + g.quantity, 0),
+      logs: Number(logs[0]?.n),
+    };
   }
 
   it('loads a demo user with warehouses, goods and history whose figures agree', async () => {
@@ -38,7 +43,8 @@ describe('npx knex seed:run', () => {
     expect(s.logs).toBeGreaterThan(s.goods);
 
     // Every goods quantity is exactly what its stock history adds up to.
-    const rows: { id: number; quantity: number; moved: number | string }[] = await tdb.db('goods as g')
+    const rows: { id: number; quantity: number; moved: number | string }[] = await tdb
+      .db('goods as g')
       .join('logs as l', 'l.goods_id', 'g.id')
       .groupBy('g.id', 'g.quantity')
       .select('g.id', 'g.quantity')

@@ -130,9 +130,7 @@ export function encryptUserData(
 ): { encryptedData: string; iv: string } {
   const iv = opts.iv ?? randomBytes(16);
   const plain = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
-  const padded = opts.pad
-    ? opts.pad(plain)
-    : Buffer.concat([plain, Buffer.alloc(16 - (plain.length % 16), 16 - (plain.length % 16))]);
+  const padded = opts.pad ? opts.pad(plain) : Buffer.concat([plain, Buffer.alloc(16 - (plain.length % 16), 16 - (plain.length % 16))]);
   const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv);
   cipher.setAutoPadding(false);
   const encrypted = Buffer.concat([cipher.update(padded), cipher.final()]);

@@ -59,7 +59,11 @@ describe('raw HTTP garbage', () => {
     expectTrpc4xx(await post(json, Buffer.from([0xff, 0xfe, 0x00, 0x80])), 400, 'BAD_REQUEST');
     expectTrpc4xx(await post(json, ''), 400, 'BAD_REQUEST');
     expectTrpc4xx(await post({ 'content-type': 'text/plain' }, stockIn), 415, 'UNSUPPORTED_MEDIA_TYPE');
-    expectTrpc4xx(await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'directoryId=1&code=x'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectTrpc4xx(
+      await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'directoryId=1&code=x'),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     expectTrpc4xx(await post({ 'content-type': 'application/xml' }, '<stockIn/>'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectTrpc4xx(await post({ 'content-type': 'image/png' }, Buffer.alloc(64, 1)), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectTrpc4xx(await post({}, stockIn), 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -96,13 +100,23 @@ describe('raw HTTP garbage', () => {
     // Just over the batch cap: tRPC's own refusal.
     const overCap = Array.from({ length: t.config.maxBatchSize + 1 }, () => 'goods.stockIn').join(',');
     expectTrpc4xx(
-      await rawRequest(base, { method: 'POST', path: `/trpc/${overCap}?batch=1`, headers: { ...json, 'x-session-token': user.token }, body: '{}' }),
+      await rawRequest(base, {
+        method: 'POST',
+        path: `/trpc/${overCap}?batch=1`,
+        headers: { ...json, 'x-session-token': user.token },
+        body: '{}',
+      }),
       400,
       'BAD_REQUEST',
     );
     // A batch whose input is not an object keyed by index.
     expectTrpc4xx(
-      await rawRequest(base, { method: 'POST', path: '/trpc/goods.stockIn,goods.stockIn?batch=1', headers: { ...json, 'x-session-token': user.token }, body: '[1,2]' }),
+      await rawRequest(base, {
+        method: 'POST',
+        path: '/trpc/goods.stockIn,goods.stockIn?batch=1',
+        headers: { ...json, 'x-session-token': user.token },
+        body: '[1,2]',
+      }),
       400,
       'BAD_REQUEST',
     );
@@ -112,8 +126,16 @@ describe('raw HTTP garbage', () => {
     expectTrpc4xx(await rawRequest(base, { path: '/trpc/no.such.procedure' }), 404, 'NOT_FOUND');
     expectTrpc4xx(await rawRequest(base, { path: '/trpc/a/b/c' }), 404, 'NOT_FOUND');
     expect((await rawRequest(base, { path: '/../../etc/passwd' })).status).toBe(404);
-    expectTrpc4xx(await rawRequest(base, { method: 'PUT', path: '/trpc/goods.stockIn', headers: json, body: stockIn }), 405, 'METHOD_NOT_SUPPORTED');
-    expectTrpc4xx(await rawRequest(base, { method: 'DELETE', path: '/trpc/goods.delete', headers: json, body: '{}' }), 405, 'METHOD_NOT_SUPPORTED');
+    expectTrpc4xx(
+      await rawRequest(base, { method: 'PUT', path: '/trpc/goods.stockIn', headers: json, body: stockIn }),
+      405,
+      'METHOD_NOT_SUPPORTED',
+    );
+    expectTrpc4xx(
+      await rawRequest(base, { method: 'DELETE', path: '/trpc/goods.delete', headers: json, body: '{}' }),
+      405,
+      'METHOD_NOT_SUPPORTED',
+    );
     expectTrpc4xx(await rawRequest(base, { method: 'GET', path: '/trpc/goods.stockIn' }), 405, 'METHOD_NOT_SUPPORTED');
 
     expectUnchanged(before, await snapshot(t.db));
@@ -202,7 +224,11 @@ describe('security headers, CORS and request ids', () => {
     const user = await t.newUser();
     await answers();
     await send(`${base}/trpc/auth.me`, { headers: sessionHeaders(user.token) });
-    await send(`${base}/trpc/goods.stockIn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(2 * 1024 * 1024) });
+    await send(`${base}/trpc/goods.stockIn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(2 * 1024 * 1024),
+    });
     const lines = t.logLines.map((l) => JSON.parse(l) as { reqId?: string; msg: string });
     const outside = lines.filter((l) => !l.reqId && !l.msg.startsWith('Server listening'));
     expect(outside).toEqual([]);
@@ -272,7 +298,9 @@ describe('global rate limit and trustProxy', () => {
       for (let i = 0; i < MAX; i++) expect((await from('203.0.113.1')).status).toBe(401);
       expect((await from('203.0.113.1')).status).toBe(429);
       expect((await from('203.0.113.2')).status).toBe(401);
-      const addresses = new Set(t.logLines.map((l) => (JSON.parse(l) as { req?: { remoteAddress?: string } }).req?.remoteAddress).filter(Boolean));
+      const addresses = new Set(
+        t.logLines.map((l) => (JSON.parse(l) as { req?: { remoteAddress?: string } }).req?.remoteAddress).filter(Boolean),
+      );
       expect(addresses).toEqual(new Set(['203.0.113.1', '203.0.113.2']));
     } finally {
       await t.close();

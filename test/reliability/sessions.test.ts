@@ -99,7 +99,13 @@ describe('brute-forcing session tokens', () => {
       // The real token from the attacker's address is refused too: the address is out of budget.
       expect((await call(attackBase, 'query', 'auth.me', undefined, sessionHeaders(victim.token, attacker))).status).toBe(429);
       // The victim, from their own address, is not locked out by someone else's guessing.
-      const mine = await call(attackBase, 'query', 'auth.me', undefined, sessionHeaders(victim.token, { 'x-forwarded-for': '203.0.113.5' }));
+      const mine = await call(
+        attackBase,
+        'query',
+        'auth.me',
+        undefined,
+        sessionHeaders(victim.token, { 'x-forwarded-for': '203.0.113.5' }),
+      );
       expect(trpcData<{ id: number }>(mine).id).toBe(victim.userId);
 
       const after = await snapshot(tdb.db);

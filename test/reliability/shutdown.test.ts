@@ -90,7 +90,8 @@ describe('graceful shutdown of the real server process', () => {
     for (const s of settled.filter((x) => !x.ok && x.status !== undefined)) expect(s.status).toBe(503);
 
     const goods = await tdb.db('goods').where({ user_id: userId, code: 'SHUTDOWN-1' }).first('id', 'quantity');
-    const logs = (await tdb.db('logs')
+    const logs = (await tdb
+      .db('logs')
       .where({ user_id: userId, type: 'stock.in' })
       .orderBy('id')
       .select('delta', 'quantity_after', 'goods_id')) as { delta: number; quantity_after: number; goods_id: number }[];

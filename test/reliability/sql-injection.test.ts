@@ -95,7 +95,18 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
 
   it('search: every wildcard and quote is a literal substring, nothing more', async () => {
     const dir = await api.directory.create.mutate({ name: 'search' });
-    const codes = ['plain', 'under_score', 'per%cent', 'back\\slash', "quo'te", 'dq"uote', 'back`tick', 'bang!mark', 'both%_', 'dash--dash'];
+    const codes = [
+      'plain',
+      'under_score',
+      'per%cent',
+      'back\\slash',
+      "quo'te",
+      'dq"uote',
+      'back`tick',
+      'bang!mark',
+      'both%_',
+      'dash--dash',
+    ];
     for (const code of codes) await api.goods.stockIn.mutate({ directoryId: dir.id, code, name: `name of ${code}` });
     for (const s of HOSTILE.filter((h) => !h.includes('\u0000'))) {
       await api.goods.stockIn.mutate({ directoryId: dir.id, code: `hostile ${s}`, name: s });
@@ -148,7 +159,10 @@ describe('SQL injection and LIKE wildcards round-trip as literal text', () => {
       ids.set(code, first.user.id);
     }
     expect(new Set(ids.values()).size).toBe(ids.size);
-    const openids = (await t.db('users').whereIn('id', [...ids.values()]).pluck('openid')) as string[];
+    const openids = (await t
+      .db('users')
+      .whereIn('id', [...ids.values()])
+      .pluck('openid')) as string[];
     expect(openids.sort()).toEqual([...ids.keys()].map((c) => `dev-${c}`).sort());
   });
 
