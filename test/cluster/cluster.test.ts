@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupSession } from '../../src/auth/sessions';
 import { loadConfig } from '../../src/config';
+import { rereadCausally } from '../../src/db/causal';
 import { createDb, type Db } from '../../src/db/knex';
 import { buildServer } from '../../src/server';
 import { startServerProcess, type ServerProcess } from '../helpers/process';
@@ -210,6 +211,9 @@ describe('scancode on a 3-node Galera cluster behind haproxy, two app nodes, Red
         // Read right away on node 3, which the balancer does not use: the causal re-read waits
         // for it to apply the session written through node 1.
         expect((await lookupSession(node3, token)).status).toBe('ok');
+        // And the causal re-read itself, on a connection that knows it reaches a wsrep server.
+        const rows = await rereadCausally(node3, (q) => q('users').select('id').limit(1));
+        expect(rows).not.toBeNull();
         const viaApp3 = await rpc(app3Url, 'query', 'auth.me', undefined, token);
         expect(viaApp3.status).toBe(200);
       }

@@ -1,8 +1,8 @@
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mysqlConnectionFromUrl } from '../../src/db/knex';
 import { inTransaction } from '../../src/db/tx';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { useTestApp, type TestUser } from '../helpers/app';
 import { call, sessionHeaders } from '../reliability/support/http';
 
 /*
@@ -22,19 +22,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('metrics', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { METRICS_PORT: '0', LOGIN_RATE_LIMIT_MAX: '2' } });
   let base: string;
   let user: TestUser;
   let metricsUrl: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { METRICS_PORT: '0', LOGIN_RATE_LIMIT_MAX: '2' } });
     base = await t.listen();
     user = await t.newUser();
     metricsUrl = `${t.app.metrics!.url()}/metrics`;
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   const scrape = async () => {
@@ -85,8 +81,8 @@ describe('metrics', () => {
   });
 
   it.runIf(process.env.TEST_DB !== 'sqlite')('counts a transaction redone after its connection died before COMMIT', async () => {
-    const base = mysqlConnectionFromUrl(t.tdb.url!);
-    const admin = await mysql.createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
+    const target = mysqlConnectionFromUrl(t.tdb.url!);
+    const admin = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: target.password });
     const before = sample(await scrape(), 'scancode_db_transaction_retries_total', { reason: 'connection_lost' });
     let attempts = 0;
     try {
