@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /*
  * Every test file runs twice: once against MariaDB/MySQL (TEST_DATABASE_URL) and once against the
@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // The cluster test starts its own Galera cluster: `npm run test:cluster` (vitest.cluster.config.mts).
+    exclude: [...configDefaults.exclude, 'test/cluster/**'],
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

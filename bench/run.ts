@@ -223,6 +223,8 @@ function throughputRow(
 }
 
 async function main(): Promise<number> {
+  // The several-machines benchmark has a runner of its own (bench/cluster.ts).
+  if (process.argv.includes('--cluster')) return (await import('./cluster')).runClusterBench(process.argv.slice(2));
   const opts = parseOptions(process.argv.slice(2));
   const startedAt = new Date();
   const wants = (id: string) => opts.only.length === 0 || opts.only.includes(id);

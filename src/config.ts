@@ -50,6 +50,17 @@ const envSchema = z.object({
       return v; // a comma-separated list of trusted addresses / CIDRs
     }),
   SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(10_000),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    // The message never repeats the value: it may hold a password.
+    .refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
+      message: 'must be a redis:// or rediss:// URL (leave unset for per-node limits)',
+    }),
+  METRICS_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), intFrom(0, 65535).optional()),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -68,6 +79,10 @@ export interface Config {
   bodyLimit: number;
   trustProxy: boolean | string | number;
   shutdownTimeoutMs: number;
+  /** Shared rate-limit counts (every node); unset: counted in each process. */
+  redisUrl?: string;
+  /** Prometheus metrics on a listener of their own; port unset: off. */
+  metrics: { port?: number; host: string };
 }
 
 export class ConfigError extends Error {
@@ -108,6 +123,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimit: e.BODY_LIMIT_BYTES,
     trustProxy: e.TRUST_PROXY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    redisUrl: e.REDIS_URL,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }
 

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
       'WECHAT_APPID/WECHAT_SECRET are not set: DEVELOPMENT LOGIN is on, any code logs in as dev-<code>. Never run like this in production.',
     );
   }
-  const applied = await migrateLatest(app.db);
+  // Several nodes may start at once on one database: migrateLatest lets one migrate, the others wait.
+  const applied = await migrateLatest(app.db, { log: app.log });
   if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
   app.log.info({ database: config.database.url ? 'mysql' : `sqlite:${config.database.sqliteFile}` }, 'database ready');
 

@@ -3,9 +3,12 @@ import { registerLoginRateLimit } from './auth/rate-limit';
 import { registerHttpEdge } from './http';
 import { serializeRequest } from './http/access-log';
 import { sendError } from './http/errors';
+import { buildMetricsListener, createMetrics, listenMetrics } from './http/metrics';
+import { closeRedis, createRedisClient, redisReady } from './http/redis';
 import { registerTrpc, type TrpcTransport } from './http/trpc-transport';
 import type { Config } from './config';
 import { createDb, type Db } from './db/knex';
+import { observeTransactions } from './db/tx';
 import { appRouter } from './routers/_app';
 import { contextFactory } from './trpc';
 
@@ -73,7 +76,37 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       log: app.log,
     });
   app.decorate('db', db);
-  await registerHttpEdge(app, { rateLimitMax: config.rateLimitMax, ...errorReplies });
+
+  // Metrics only when asked for: counting costs a little on every request.
+  const metrics = config.metrics.port === undefined ? null : createMetrics(db, Object.keys(appRouter._def.procedures));
+  if (metrics) {
+    app.decorate('metrics', metrics);
+    observeTransactions(db, metrics.transactions);
+    app.addHook('onResponse', (req, reply, done) => {
+      metrics.onResponse(req, reply);
+      done();
+    });
+    const listener = buildMetricsListener(metrics);
+    const { host, port } = config.metrics;
+    // Listens when the app is ready (before it serves), so a scrape never misses early requests.
+    app.addHook('onReady', async () => {
+      metrics.setUrl(await listenMetrics(listener, host, port!));
+    });
+    app.addHook('onClose', async () => {
+      observeTransactions(db, null);
+      await listener.close();
+    });
+  }
+
+  // One Redis client per server, for the shared rate limits; closed with the app.
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl, app.log) : null;
+  if (redis) {
+    app.addHook('onReady', () => redisReady(redis, 1000));
+    app.addHook('onClose', async () => closeRedis(redis));
+  }
+  const limits = { redis, ...(metrics ? { events: metrics.rateLimit } : {}) };
+
+  await registerHttpEdge(app, { rateLimitMax: config.rateLimitMax, ...limits, ...errorReplies });
 
   app.get('/healthz', async (req, reply) => {
     try {
@@ -85,7 +118,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     }
   });
 
-  await registerLoginRateLimit(app, { loginRateLimit: config.loginRateLimit, ...errorReplies });
+  await registerLoginRateLimit(app, { loginRateLimit: config.loginRateLimit, ...limits, ...errorReplies });
 
   await registerTrpc(app, {
     prefix: '/trpc',
@@ -94,6 +127,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     maxBatchSize: config.maxBatchSize,
     transport: deps.trpcTransport,
     onError({ path, error, type, req }) {
+      metrics?.trpcError(req, path, error.code);
       // req.log carries the request id, so the failure can be matched to its request.
       if (error.code === 'INTERNAL_SERVER_ERROR') {
         req.log.error({ err: error.cause ?? error, path, type }, 'tRPC procedure failed');

@@ -98,7 +98,13 @@ export const middleware = t.middleware;
  * shortly, instead of the INTERNAL_SERVER_ERROR kept for bugs.
  */
 function serviceUnavailable(cause: unknown): TRPCError {
-  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The database is unavailable right now: try again shortly', cause });
+  // A COMMIT whose connection died (src/db/tx.ts): the change may have been applied. The client's
+  // retry with the same requestId gets the first outcome if it was.
+  const unknownOutcome = (cause as { code?: string } | undefined)?.code === 'COMMIT_OUTCOME_UNKNOWN';
+  const message = unknownOutcome
+    ? 'The database connection was lost while committing: the change may or may not have been applied; retry with the same requestId'
+    : 'The database is unavailable right now: try again shortly';
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause });
 }
 
 function withDatabaseAvailability<R extends { ok: boolean; error?: TRPCError }>(result: R): R {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rereadCausally } from '../db/causal';
 import { toDate, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
 import type { Actor } from '../access/access';
@@ -79,7 +80,11 @@ const selectSession = preparedSelect<{ tokenHash: string }, SessionRow>((q, p) =
  */
 export async function lookupSession(db: Db, token: string, now: Date = new Date()): Promise<SessionLookup> {
   if (!isWellFormedToken(token)) return { status: 'malformed' };
-  const [row] = await selectSession(db, { tokenHash: hashToken(token) });
+  const tokenHash = hashToken(token);
+  let [row] = await selectSession(db, { tokenHash });
+  // On a Galera cluster a session created through another node a moment ago may not be applied
+  // here yet: an unknown token is looked up once more, waiting for this node to catch up.
+  if (!row) [row] = (await rereadCausally(db, (q) => selectSession(q, { tokenHash }))) ?? [];
   if (!row) return { status: 'unknown' };
   if (row.revoked_at !== null) return { status: 'revoked' };
   const expiresAt = toDate(row.expires_at);

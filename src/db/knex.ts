@@ -71,7 +71,10 @@ export function knexConfig(options: DatabaseOptions = {}): Knex.Config {
         max: poolMax,
         acquireTimeoutMillis: 10_000,
         afterCreate(conn: MysqlCallbackConnection, done: (err: Error | null, conn: unknown) => void) {
-          conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+          conn.query("SET time_zone = '+00:00'", (err) => {
+            if (err) return done(err, conn);
+            detectWsrep(conn, done);
+          });
         },
       },
       acquireConnectionTimeout: 10_000,
@@ -113,7 +116,29 @@ function knexLogger(log: NonNullable<DatabaseOptions['log']>): Knex.Config['log'
 }
 
 interface MysqlCallbackConnection {
-  query(sql: string, cb: (err: Error | null) => void): void;
+  query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void;
+}
+
+/** Pool connections that reach a Galera node (wsrep on): reads that must be causal wait there. */
+const wsrepConnections = new WeakSet<object>();
+
+/**
+ * Asks the server once per connection whether it replicates with wsrep (Galera). Through a TCP
+ * balancer each connection may reach another server, so the answer belongs to the connection.
+ * A server without the variable (MySQL) answers no row; plain MariaDB answers OFF.
+ */
+function detectWsrep(conn: MysqlCallbackConnection, done: (err: Error | null, conn: unknown) => void): void {
+  conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err, rows) => {
+    if (err) return done(err, conn);
+    const row = (rows as Array<{ Value?: unknown }> | undefined)?.[0];
+    if (String(row?.Value ?? '').toUpperCase() === 'ON') wsrepConnections.add(conn as object);
+    done(null, conn);
+  });
+}
+
+/** Whether this pool connection reaches a server replicating with wsrep. */
+export function isWsrepConnection(conn: unknown): boolean {
+  return typeof conn === 'object' && conn !== null && wsrepConnections.has(conn);
 }
 interface SqliteConnection {
   pragma(source: string): unknown;
@@ -164,10 +189,27 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.errno === 1062 || e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-/** Deadlocks and lock-wait timeouts: the transaction was rolled back and may be retried. */
+/**
+ * Deadlocks and lock-wait timeouts: the transaction was rolled back and may be retried. On Galera
+ * 1213 is also a certification conflict with a transaction committed through another node, raised
+ * at any statement or at COMMIT.
+ */
 export function isRetryableTxError(err: unknown): boolean {
   const e = err as { errno?: number; code?: string } | undefined;
   return e?.errno === 1213 || e?.errno === 1205 || e?.code === 'ER_LOCK_DEADLOCK' || e?.code === 'SQLITE_BUSY';
+}
+
+/**
+ * The connection itself is gone (the server died, a balancer cut it, it was killed): no answer
+ * came, as opposed to an error the server sent.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; fatal?: boolean; message?: string } | undefined;
+  if (!e) return false;
+  if (e.errno === 2006 || e.errno === 2013) return true;
+  if (['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code ?? '')) return true;
+  // mysql2 refuses a command on a connection it already knows is dead with a fatal error, no code.
+  return e.fatal === true && e.errno === undefined;
 }
 
 /**
@@ -178,7 +220,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; name?: string; fatal?: boolean } | undefined;
   if (!e) return false;
   if (e.name === 'KnexTimeoutError') return true;
-  if (e.errno !== undefined && [1040, 2002, 2003, 2006, 2013].includes(e.errno)) return true;
+  // COMMIT_OUTCOME_UNKNOWN: src/db/tx.ts, a COMMIT whose connection died. 1047: a Galera node that
+  // is not part of the primary component (WSREP has not yet prepared node for application use).
+  if (e.code === 'COMMIT_OUTCOME_UNKNOWN') return true;
+  if (e.errno !== undefined && [1040, 1047, 2002, 2003, 2006, 2013].includes(e.errno)) return true;
   return (
     e.fatal === true ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR'].includes(

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import superjson from 'superjson';
-import { isUniqueViolation, type Db } from '../db/knex';
+import { rereadCausally } from '../db/causal';
+import { isUniqueViolation, type Db, type Queryable } from '../db/knex';
 import { preparedWrite } from '../db/prepared';
 import { serialize } from '../transformer';
 import { inTransaction, type Tx } from '../db/tx';
@@ -65,7 +66,7 @@ interface StoredRow {
   response: string;
 }
 
-async function findStored(db: Db, userId: number, requestId: string): Promise<StoredRow | undefined> {
+async function findStored(db: Queryable, userId: number, requestId: string): Promise<StoredRow | undefined> {
   return (await db('request_results')
     .select('procedure', 'fingerprint', 'response')
     .where({ user_id: userId, request_id: requestId })
@@ -103,7 +104,10 @@ export async function pruneRequestResults(db: Db, now: Date, force = false): Pro
  * Applies `op` exactly once per (user, requestId): the first call runs it in a transaction and
  * records its outcome; later calls with the same input get that outcome (value or error) back;
  * later calls with other input get CONFLICT. Without a requestId `op` simply runs in a transaction.
- * Deadlocks are retried (inTransaction).
+ * Deadlocks and cluster conflicts are retried (inTransaction). A COMMIT whose connection died is
+ * not: it fails with SERVICE_UNAVAILABLE, and when the client sends the same requestId again, the
+ * claim finds the record if that COMMIT did apply and replays its outcome, or applies the change
+ * as the first call if it did not.
  */
 export async function idempotent<T>(db: Db, key: IdempotencyKey | null, op: (tx: Tx) => Promise<T>): Promise<T> {
   if (!key) return inTransaction(db, op);
@@ -132,7 +136,12 @@ export async function idempotent<T>(db: Db, key: IdempotencyKey | null, op: (tx:
         throw err;
       }
       // Someone else's outcome for this requestId is committed: it is the answer.
-      const first = await findStored(db, key.userId, key.requestId);
+      // The record may have been committed through another Galera node and not be applied on this
+      // one yet: a miss is read once more, causally (src/db/causal.ts).
+      const first =
+        (await findStored(db, key.userId, key.requestId)) ??
+        (await rereadCausally(db, (q) => findStored(q, key.userId, key.requestId))) ??
+        undefined;
       if (first) return replay<T>(first, print);
       // The row vanished between the duplicate-key error and the read (pruned): try again as first.
       if (attempt >= MAX_ATTEMPTS) throw new TRPCError({ code: 'CONFLICT', message: 'requestId is busy; retry' });

@@ -3,8 +3,12 @@ import type { Knex } from 'knex';
 
 /*
  * Keyset pagination by id, newest first. The cursor is the last id of the previous page, wrapped
- * so clients treat it as opaque. Rows inserted between pages get larger ids and so never shift
- * what later pages contain: every row that existed at the first page is returned exactly once.
+ * so clients treat it as opaque. Each page holds every row (of the filter) with an id in
+ * [its last id, the cursor), so the pages cover all ids without overlap: every row that existed
+ * at the first page is returned exactly once and none twice. Ids are not in commit order (an
+ * earlier transaction can commit later, and Galera nodes hand out interleaved ids), so a row
+ * committed while a client pages shows up only if its id is below the cursor reached; the promise
+ * above does not depend on the order (test/cluster checks it with interleaved ids).
  */
 
 export interface Page<T> {

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { registerAccessLog } from './access-log';
 import { registerConnectionDraining } from './drain';
 import { registerErrorHandlers, type ErrorReplyOptions } from './errors';
-import { registerRateLimit } from './rate-limit';
+import { registerRateLimit, type RateLimitStoreOptions } from './rate-limit';
 import { registerRequestIds } from './request-id';
 import { registerSecurityHeaders } from './security';
 
@@ -13,7 +13,10 @@ import { registerSecurityHeaders } from './security';
  * route, so every route and plugin inherits it. The hooks run in this order: ids first (so even a refusal carries
  * one), then headers, then the limit.
  */
-export async function registerHttpEdge(app: FastifyInstance, config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions): Promise<void> {
+export async function registerHttpEdge(
+  app: FastifyInstance,
+  config: Pick<Config, 'rateLimitMax'> & ErrorReplyOptions & RateLimitStoreOptions,
+): Promise<void> {
   registerRequestIds(app);
   registerAccessLog(app);
   registerSecurityHeaders(app);
