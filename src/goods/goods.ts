@@ -259,24 +259,26 @@ function decodeLowStockCursor(cursor: string): LowStockCursor {
 
 /**
  * The goods at or under their threshold in every live warehouse the user belongs to, the most short
- * first: ordered by (quantity − min_quantity, id), paged by that pair. The user's memberships drive
- * the join, and for each warehouse goods_directory_low_stock_index yields only its goods with a
- * threshold (whereLowStock), so the sort runs over the low goods alone, never over all goods.
+ * first: ordered by (quantity − min_quantity, id), paged by that pair. The warehouses are read first
+ * and given to the goods query as a list of ids: over `directory_id IN (…)` the optimizer can take
+ * one range of goods_directory_low_stock_index per warehouse (its goods that have a threshold, the
+ * comparison tested inside the index), where a join would reach the goods by directory_id alone and
+ * prefer an index that reads every goods of the warehouse. The sort then runs over the low goods.
  */
 export async function listLowStock(db: Db, userId: number, opts: { cursor?: string | null; limit: number }): Promise<Page<Goods>> {
+  const after = opts.cursor ? decodeLowStockCursor(opts.cursor) : null;
+  const directoryIds = (await db('directory_members as m')
+    .join('directories as d', 'd.id', 'm.directory_id')
+    .where({ 'm.user_id': userId, 'd.live': 1 })
+    .pluck('d.id')) as number[];
+  if (directoryIds.length === 0) return { items: [], nextCursor: null };
   // quantity is UNSIGNED on MySQL, where an unsigned difference below zero is an error.
   const gapSql = 'CAST(?? AS SIGNED) - ??';
   const cols = ['g.quantity', 'g.min_quantity'];
   const gap = db.raw(gapSql, cols);
-  const query = db('directory_members as m')
-    .join('directories as d', 'd.id', 'm.directory_id')
-    .join('goods as g', 'g.directory_id', 'd.id')
-    .select(GOODS_COLUMNS_OF_G)
-    .select({ gap })
-    .where({ 'm.user_id': userId, 'd.live': 1, 'g.live': 1 });
+  const query = db('goods as g').select(GOODS_COLUMNS_OF_G).select({ gap }).whereIn('g.directory_id', directoryIds).where('g.live', 1);
   whereLowStock(query, 'g.');
-  if (opts.cursor) {
-    const after = decodeLowStockCursor(opts.cursor);
+  if (after) {
     query.where((w) =>
       w
         .whereRaw(`${gapSql} > ?`, [...cols, after.gap])
