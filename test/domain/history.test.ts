@@ -39,7 +39,11 @@ describe('log router', () => {
     }
     const ids = page.items.map((e) => e.id);
     expect([...ids].sort((a, b) => b - a)).toEqual(ids);
-    expect(new Set(page.items.map((e) => e.type))).toEqual(new Set(HISTORY_TYPES));
+    // The directory and goods types; stock.adjust, stock.count and transfer.* have their tests in
+    // test/inventory, member.* theirs with the team's procedures.
+    const kinds = ['directory.create', 'directory.rename', 'directory.delete', 'stock.in', 'stock.out', 'goods.update', 'goods.delete'];
+    expect(new Set(page.items.map((e) => e.type))).toEqual(new Set(kinds));
+    expect(HISTORY_TYPES).toEqual(expect.arrayContaining(kinds));
 
     // The whole history also includes the `默认` directory's creation.
     const all = await u.caller.log.list({});

@@ -21,7 +21,12 @@ export type FieldKind =
   | 'loginCode'
   | 'base64'
   | 'gender'
-  | 'avatarUrl';
+  | 'avatarUrl'
+  | 'int'
+  | 'enum'
+  | 'bool'
+  | 'date'
+  | 'timeZone';
 
 export interface FieldSpec {
   name: string;
@@ -32,6 +37,8 @@ export interface FieldSpec {
   max?: number;
   /** null is an accepted value (the profile's "clear this field"). */
   nullable?: boolean;
+  /** For enum: the accepted strings. */
+  values?: readonly string[];
 }
 
 /** Procedures whose input contains only these fields (plus whole-input rules below). */
@@ -218,6 +225,35 @@ export function invalidValue(field: FieldSpec, maxBig: number): fc.Arbitrary<unk
         fc.integer({ min: 1025, max: 4000 }).map((n) => `https://x/${'a'.repeat(n)}`),
         notAString(true),
       );
+    case 'int': {
+      const min = field.min ?? 0;
+      const max = field.max ?? 2_147_483_647;
+      return fc.oneof(
+        fc.constantFrom<unknown>(min - 1, max + 1, min + 0.5, Number.NaN, Infinity, -Infinity, String(min), true, [], {}),
+        // fc.integer stays within 32 bits: beyond that the constants above stand in.
+        ...(min > -(2 ** 31) ? [fc.integer({ max: min - 1 })] : []),
+        ...(max < 2 ** 31 - 1 ? [fc.integer({ min: max + 1 })] : []),
+        fc.bigInt({ min: 1n, max: 10n }),
+        fc.date(),
+        ...(field.nullable ? [] : [fc.constant(null)]),
+      );
+    }
+    case 'enum': {
+      const values = field.values ?? [];
+      return fc.oneof(
+        fc.constantFrom<unknown>('', 5, null, true, [], {}, ...values.map((v) => v.toUpperCase()), ...values.map((v) => ` ${v}`)),
+        anyString(200).filter((v) => !values.includes(v)),
+      );
+    }
+    case 'bool':
+      return fc.constantFrom('true', 'false', 1, 0, null, [], {}, 'yes');
+    case 'date':
+      return fc.constantFrom<unknown>('2026-01-01', '2026-01-01T00:00:00.000Z', 1_767_225_600_000, null, true, [], {}, 'now');
+    case 'timeZone':
+      return fc.oneof(
+        fc.constantFrom<unknown>('', 'Mars/Olympus', 'Asia/Shanghai ', 'asia/shanghai/x', 'UTC+99', 8, null, true, [], {}),
+        fc.integer({ min: 65, max: 500 }).map((n) => 'Z'.repeat(n)),
+      );
   }
 }
 
@@ -246,6 +282,18 @@ export function validValue(field: FieldSpec, ids: readonly number[]): fc.Arbitra
       return fc.constantFrom(0, 1, 2);
     case 'avatarUrl':
       return fc.constant('https://example.com/a.png');
+    case 'int': {
+      const ints = fc.integer({ min: field.min ?? 0, max: field.max ?? 2_147_483_647 });
+      return field.nullable ? fc.oneof(ints, fc.constant(null)) : ints;
+    }
+    case 'enum':
+      return fc.constantFrom(...(field.values ?? []));
+    case 'bool':
+      return fc.boolean();
+    case 'date':
+      return fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2026-06-30T00:00:00Z'), noInvalidDate: true });
+    case 'timeZone':
+      return fc.constantFrom('Asia/Shanghai', 'UTC', 'America/New_York', 'Europe/Berlin');
   }
 }
 
@@ -364,7 +412,10 @@ export function invalidWire(spec: ProcedureSpec, ids: readonly number[], maxBig:
         return { raw: `{"json":${json}}`, label: `deeply nested ${field.name}` };
       }),
     );
-    corruptions.push(
+    // An input with a required Date always needs its meta, so no corruption of it is invalid as
+    // plain JSON: the filter below would reject every one.
+    const needsMeta = spec.fields.some((f) => f.kind === 'date' && f.required);
+    if (!needsMeta) corruptions.push(
       fc
         .tuple(corruptOne, garbageMeta)
         .map(([{ input }, meta]) => ({ plain: superjson.serialize(input) as { json: unknown; meta?: unknown }, meta }))
