@@ -78,7 +78,8 @@ describe('report.daily', () => {
     const days: Record<string, { in: number; out: number; adjust: number }> = {};
     for (const r of rows) {
       const day = fmt.format(new Date(r.created_at));
-      const d = (days[day] ??= { in: 0, out: 0, adjust: 0 });
+      days[day] ??= { in: 0, out: 0, adjust: 0 };
+      const d = days[day];
       if (r.type === 'stock.in' || r.type === 'transfer.in') d.in += r.delta;
       else if (r.type === 'stock.out' || r.type === 'transfer.out') d.out -= r.delta;
       else d.adjust += r.delta;
