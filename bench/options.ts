@@ -22,7 +22,10 @@ export interface BenchOptions {
   insertChunk: number;
   /** Row 5: starting quantity of the contended goods, stock-outs and stock-ins fired at it. */
   hot: { start: number; outs: number; ins: number; retries: number };
-  /** Only these rows (ids as printed, e.g. "1", "2r", "4"); all when empty. */
+  /**
+   * Only these rows (ids as printed, e.g. "1", "2r", "4"); all when empty. "S", "T" (stocktake completion and
+   * "S", "T" (stocktake completion and transfers, bench/inventory.ts) run only when named.
+   */
   only: string[];
   /** Run the servers under `node --cpu-prof`, profiles in bench/results/profiles/. */
   profile: boolean;
@@ -57,7 +60,7 @@ function numberOf(argv: string[], name: string): number | undefined {
   return n;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--only 1,1i,2,2r,3,4,5] [--duration S] [--rounds N]
+export const USAGE = `Usage: npm run bench -- [--quick] [--only 1,1i,2,2r,3,4,5,L,S,T] [--duration S] [--rounds N]
                       [--connections N] [--pool N] [--profile] [--keep] [--drop-index table.index,...]
                       [--app-node-flags "--max-semi-space-size=32 ..."]
 Environment: BENCH_DATABASE_URL (default ${DEFAULT_BENCH_DATABASE_URL})`;

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { buildServerBundle } from '../scripts/build-server';
 import type { Db } from '../src/db/knex';
 import { runCorrectness, type CorrectnessResult } from './correctness';
+import { runInventoryBench } from './inventory';
 import { compare, type LoadSpec, type Measurement } from './load';
 import { machineInfo, parseOptions, type BenchOptions } from './options';
 import { errorCount, renderTable, writeResults, type RowResult, type Target } from './report';
@@ -226,6 +227,12 @@ async function main(): Promise<number> {
   // The several-machines benchmark has a runner of its own (bench/cluster.ts).
   if (process.argv.includes('--cluster')) return (await import('./cluster')).runClusterBench(process.argv.slice(2));
   const opts = parseOptions(process.argv.slice(2));
+  // Rows S and T (bench/inventory.ts) use a database and servers of their own; they run when named.
+  const inventoryRows = opts.only.filter((id) => id === 'S' || id === 'T');
+  if (inventoryRows.length > 0) {
+    await runInventoryBench({ rows: inventoryRows, quick: opts.quick, databaseUrl: opts.databaseUrl });
+    if (inventoryRows.length === opts.only.length) return 0;
+  }
   const startedAt = new Date();
   const wants = (id: string) => opts.only.length === 0 || opts.only.includes(id);
   const baseName = benchDatabaseName(opts.databaseUrl);

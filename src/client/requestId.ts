@@ -2,7 +2,14 @@ import type { TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 
 /** Mutations whose input takes a `requestId` the server deduplicates on (see API.md). */
-export const DEFAULT_IDEMPOTENT_MUTATIONS: readonly string[] = ['goods.stockIn', 'goods.stockOut'];
+export const DEFAULT_IDEMPOTENT_MUTATIONS: readonly string[] = [
+  'goods.stockIn',
+  'goods.stockOut',
+  'goods.adjust',
+  'goods.transfer',
+  'stocktake.count',
+  'stocktake.complete',
+];
 
 function randomHex(length: number): string {
   let out = '';

@@ -28,6 +28,10 @@ export interface Directory {
   ownerId: number;
   ownerNickname: string | null;
   memberCount: number;
+  /** Live goods with a minQuantity whose quantity is at or under it. */
+  lowStockCount: number;
+  /** Σ quantity × price (fen) over the live goods that have a price. */
+  totalValue: number;
 }
 
 interface DirectoryRow {
@@ -42,6 +46,8 @@ interface DirectoryRow {
   goods_count: number | string | null;
   total_quantity: number | string | null;
   member_count: number | string | null;
+  low_stock_count: number | string | null;
+  total_value: number | string | null;
 }
 
 function toDirectory(row: DirectoryRow): Directory {
@@ -57,12 +63,15 @@ function toDirectory(row: DirectoryRow): Directory {
     ownerId: Number(row.owner_id),
     ownerNickname: row.owner_nickname,
     memberCount: Number(row.member_count ?? 0),
+    lowStockCount: Number(row.low_stock_count ?? 0),
+    totalValue: Number(row.total_value ?? 0),
   };
 }
 
 /**
  * The live warehouses the user belongs to, each with its figures, in one statement: the goods
- * figures of all of them come from one GROUP BY over their goods, the member counts from another,
+ * figures of all of them (count, quantity, low-stock count, value) come from one GROUP BY over
+ * their goods, the member counts from another,
  * both limited to the user's warehouses, never one query per warehouse.
  */
 function directoriesOf(db: Queryable, userId: number): Knex.QueryBuilder {
@@ -71,6 +80,11 @@ function directoriesOf(db: Queryable, userId: number): Knex.QueryBuilder {
     .select('directory_id')
     .count({ goods_count: '*' })
     .sum({ total_quantity: 'quantity' })
+    .select({
+      low_stock_count: db.raw('SUM(CASE WHEN ?? IS NOT NULL AND ?? <= ?? THEN 1 ELSE 0 END)', ['min_quantity', 'quantity', 'min_quantity']),
+      // SUM skips the NULL products of goods without a price.
+      total_value: db.raw('SUM(?? * ??)', ['quantity', 'price']),
+    })
     .where('live', 1)
     .whereIn('directory_id', mine)
     .groupBy('directory_id')
@@ -94,6 +108,8 @@ function directoriesOf(db: Queryable, userId: number): Knex.QueryBuilder {
       { owner_id: 'd.user_id', owner_nickname: 'o.nickname' },
       't.goods_count',
       't.total_quantity',
+      't.low_stock_count',
+      't.total_value',
       'mc.member_count',
     )
     .where('d.live', 1);

@@ -42,6 +42,12 @@ export const goodsName = boundedText(1, 100);
 export const remarks = boundedText(0, 1000);
 export const code = boundedText(1, 255);
 export const MAX_STOCK_DELTA = 1_000_000;
+/** A goods' unit (个, 箱, kg…); '' for none. */
+export const unit = boundedText(0, 10);
+/** Fen (1/100 yuan): integers, never floats. */
+export const price = z.number().int().min(0).max(100_000_000);
+/** The low-stock threshold. */
+export const minQuantity = z.number().int().min(0).max(1_000_000);
 export const quantity = z.number().int().min(1).max(MAX_STOCK_DELTA).default(1);
 export const requestId = z
   .string()

@@ -92,7 +92,12 @@ async function readGoods(db: Conn, userId: number, id: number, action: Action): 
  * Locks a goods for a change, in the order every stock change takes its locks: its warehouse row
  * with the caller's membership first (lockDirectory checks `action` there), then the goods row.
  */
-async function lockGoodsForChange(trx: Tx, userId: number, id: number, action: Action): Promise<GoodsRow & { directory_name: string }> {
+export async function lockGoodsForChange(
+  trx: Tx,
+  userId: number,
+  id: number,
+  action: Action,
+): Promise<GoodsRow & { directory_name: string }> {
   const found = (await trx('goods').select('directory_id').where({ id, live: 1 }).first()) as { directory_id: number } | undefined;
   if (!found) throw notFound('Goods');
   const dir = await lockDirectory(trx, userId, Number(found.directory_id), action, 'Goods');
@@ -148,13 +153,24 @@ function whereContains(qb: Knex.QueryBuilder, kind: 'mysql' | 'sqlite', column: 
   else qb.orWhereRaw('?? LIKE ? ESCAPE ?', [column, pattern, LIKE_ESCAPE]);
 }
 
+/**
+ * Keeps the goods at or under their threshold. Spelled with `min_quantity IS NOT NULL` so that, after
+ * the equality on directory_id, goods_directory_low_stock_index (directory_id, min_quantity,
+ * quantity) gives a range over the goods that have a threshold, and the comparison with quantity is
+ * tested inside the index: goods without a threshold are never read.
+ */
+function whereLowStock(query: Knex.QueryBuilder, alias = ''): Knex.QueryBuilder {
+  return query.whereNotNull(`${alias}min_quantity`).whereRaw('?? <= ??', [`${alias}quantity`, `${alias}min_quantity`]);
+}
+
 export async function listGoods(
   db: Db,
   userId: number,
-  opts: { directoryId: number; search?: string; cursor?: string | null; limit: number },
+  opts: { directoryId: number; search?: string; lowStock?: boolean; cursor?: string | null; limit: number },
 ): Promise<Page<Goods>> {
   await authorizeDirectory(db, userId, opts.directoryId, 'read');
   const query = db('goods').select(GOODS_COLUMNS).where({ directory_id: opts.directoryId, live: 1 });
+  if (opts.lowStock) whereLowStock(query);
   if (opts.search) {
     const pattern = containsPattern(opts.search);
     const kind = dbKind(db);
@@ -170,6 +186,11 @@ export interface GoodsChanges {
   name?: string;
   remarks?: string;
   code?: string;
+  /** '' clears it. */
+  unit?: string;
+  /** null clears it. */
+  price?: number | null;
+  minQuantity?: number | null;
 }
 
 export async function updateGoods(db: Db, actor: Actor, id: number, changes: GoodsChanges, now: Date): Promise<Goods> {
@@ -179,6 +200,9 @@ export async function updateGoods(db: Db, actor: Actor, id: number, changes: Goo
     if (changes.name !== undefined) patch.name = changes.name;
     if (changes.remarks !== undefined) patch.remarks = changes.remarks;
     if (changes.code !== undefined) patch.code = changes.code;
+    if (changes.unit !== undefined) patch.unit = changes.unit;
+    if (changes.price !== undefined) patch.price = changes.price;
+    if (changes.minQuantity !== undefined) patch.min_quantity = changes.minQuantity;
     try {
       await trx('goods').where({ id, live: 1 }).update(patch);
     } catch (err) {
@@ -214,4 +238,62 @@ export async function deleteGoods(db: Db, actor: Actor, id: number, now: Date): 
       createdAt: now,
     });
   });
+}
+
+/** A position in the low-stock order: (quantity − minQuantity, id). */
+interface LowStockCursor {
+  gap: number;
+  id: number;
+}
+
+function encodeLowStockCursor(c: LowStockCursor): string {
+  return Buffer.from(`low:${c.gap}:${c.id}`, 'utf8').toString('base64url');
+}
+
+function decodeLowStockCursor(cursor: string): LowStockCursor {
+  const decoded = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const m = /^low:(-?\d{1,10}):([1-9]\d{0,15})$/.exec(decoded);
+  if (!m) throw new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid cursor: pass nextCursor from the previous page' });
+  return { gap: Number(m[1]), id: Number(m[2]) };
+}
+
+/**
+ * The goods at or under their threshold in every live warehouse the user belongs to, the most short
+ * first: ordered by (quantity − min_quantity, id), paged by that pair. The warehouses are read first
+ * and given to the goods query as a list of ids: over `directory_id IN (…)` the optimizer can take
+ * one range of goods_directory_low_stock_index per warehouse (its goods that have a threshold, the
+ * comparison tested inside the index), where a join would reach the goods by directory_id alone and
+ * prefer an index that reads every goods of the warehouse. The sort then runs over the low goods.
+ */
+export async function listLowStock(db: Db, userId: number, opts: { cursor?: string | null; limit: number }): Promise<Page<Goods>> {
+  const after = opts.cursor ? decodeLowStockCursor(opts.cursor) : null;
+  const directoryIds = (await db('directory_members as m')
+    .join('directories as d', 'd.id', 'm.directory_id')
+    .where({ 'm.user_id': userId, 'd.live': 1 })
+    .pluck('d.id')) as number[];
+  if (directoryIds.length === 0) return { items: [], nextCursor: null };
+  // quantity is UNSIGNED on MySQL, where an unsigned difference below zero is an error.
+  const gapSql = 'CAST(?? AS SIGNED) - ??';
+  const cols = ['g.quantity', 'g.min_quantity'];
+  const gap = db.raw(gapSql, cols);
+  const query = db('goods as g').select(GOODS_COLUMNS_OF_G).select({ gap }).whereIn('g.directory_id', directoryIds).where('g.live', 1);
+  whereLowStock(query, 'g.');
+  if (after) {
+    query.where((w) =>
+      w
+        .whereRaw(`${gapSql} > ?`, [...cols, after.gap])
+        .orWhere((same) => same.whereRaw(`${gapSql} = ?`, [...cols, after.gap]).andWhere('g.id', '>', after.id)),
+    );
+  }
+  const rows = (await query
+    .orderByRaw(`${gapSql} asc`, cols)
+    .orderBy('g.id', 'asc')
+    .limit(opts.limit + 1)) as (GoodsRow & { gap: number | string })[];
+  const hasMore = rows.length > opts.limit;
+  const page = hasMore ? rows.slice(0, opts.limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toGoods),
+    nextCursor: hasMore && last ? encodeLowStockCursor({ gap: Number(last.gap), id: Number(last.id) }) : null,
+  };
 }

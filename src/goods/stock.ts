@@ -6,7 +6,7 @@ import { lockDirectory } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
 import { forUpdate, type Tx } from '../db/tx';
 import { recordHistory } from '../history/history';
-import { GOODS_COLUMNS, toGoods, type Goods, type GoodsRow } from './goods';
+import { GOODS_COLUMNS, lockGoodsForChange, toGoods, type Goods, type GoodsRow } from './goods';
 
 /*
  * Stock changes. Each function runs inside the caller's transaction and takes the locks in one
@@ -27,6 +27,10 @@ export interface StockInInput {
   /** Empty means "keep the current name" (or the default for a new goods). */
   name?: string;
   remarks?: string;
+  /** Empty means "keep the current unit". */
+  unit?: string;
+  /** Fen; undefined keeps the current price. */
+  price?: number;
   quantity: number;
 }
 
@@ -63,9 +67,15 @@ type AddParams = {
   now: Date;
   name: string;
   remarks: string;
+  unit: string;
+  price: number | null;
 };
-/** The conditional UPDATE of a stock-in, with or without a new name and remarks: four statements. */
-function addStatement(withName: boolean, withRemarks: boolean) {
+const WITH_NAME = 1;
+const WITH_REMARKS = 2;
+const WITH_UNIT = 4;
+const WITH_PRICE = 8;
+/** The conditional UPDATE of a stock-in, one statement per combination of the fields it overwrites. */
+function addStatement(fields: number) {
   return preparedWrite<AddParams>((q, p) =>
     q('goods')
       .where({ id: p.id })
@@ -73,12 +83,14 @@ function addStatement(withName: boolean, withRemarks: boolean) {
       .update({
         quantity: q.raw('?? + ?', ['quantity', p.quantity]),
         last_active_at: p.now,
-        ...(withName ? { name: p.name } : {}),
-        ...(withRemarks ? { remarks: p.remarks } : {}),
+        ...(fields & WITH_NAME ? { name: p.name } : {}),
+        ...(fields & WITH_REMARKS ? { remarks: p.remarks } : {}),
+        ...(fields & WITH_UNIT ? { unit: p.unit } : {}),
+        ...(fields & WITH_PRICE ? { price: p.price } : {}),
       }),
   );
 }
-const addStatements = [addStatement(false, false), addStatement(true, false), addStatement(false, true), addStatement(true, true)];
+const addStatements = Array.from({ length: 16 }, (_, fields) => addStatement(fields));
 
 const takeQuantity = preparedWrite<{ id: number; quantity: number; now: Date }>((q, p) =>
   q('goods')
@@ -107,14 +119,20 @@ async function lockGoodsByCode(trx: Tx, directoryId: number, code: string): Prom
  * change it before this transaction ends, so reading it back would only cost a round trip.
  */
 async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Promise<Goods> {
-  const add = addStatements[(input.name ? 1 : 0) + (input.remarks ? 2 : 0)]!;
-  const { affectedRows } = await add(trx, {
+  const fields =
+    (input.name ? WITH_NAME : 0) |
+    (input.remarks ? WITH_REMARKS : 0) |
+    (input.unit ? WITH_UNIT : 0) |
+    (input.price !== undefined ? WITH_PRICE : 0);
+  const { affectedRows } = await addStatements[fields]!(trx, {
     id: row.id,
     quantity: input.quantity,
     limit: MAX_QUANTITY - input.quantity,
     now,
     name: input.name ?? '',
     remarks: input.remarks ?? '',
+    unit: input.unit ?? '',
+    price: input.price ?? null,
   });
   if (affectedRows === 0) {
     throw new TRPCError({ code: 'BAD_REQUEST', message: `Quantity on hand cannot exceed ${MAX_QUANTITY}` });
@@ -124,6 +142,8 @@ async function addTo(trx: Tx, row: GoodsRow, input: StockInInput, now: Date): Pr
     quantity: Number(row.quantity) + input.quantity,
     name: input.name || row.name,
     remarks: input.remarks || row.remarks,
+    unit: input.unit || row.unit,
+    price: input.price !== undefined ? input.price : row.price,
     last_active_at: now,
   });
 }
@@ -145,8 +165,8 @@ export async function stockIn(trx: Tx, actor: Actor, input: StockInInput, now: D
       quantity: input.quantity,
       created_at: now,
       last_active_at: now,
-      unit: '',
-      price: null,
+      unit: input.unit ?? '',
+      price: input.price ?? null,
       min_quantity: null,
     };
     try {
@@ -182,12 +202,7 @@ export async function stockOut(trx: Tx, actor: Actor, input: StockOutInput, now:
   const existing = await lockGoodsByCode(trx, input.directoryId, input.code);
   if (!existing) throw notFound('Goods');
   const { affectedRows } = await takeQuantity(trx, { id: existing.id, quantity: input.quantity, now });
-  if (affectedRows === 0) {
-    throw new TRPCError({
-      code: 'PRECONDITION_FAILED',
-      message: `Not enough stock: ${Number(existing.quantity)} on hand, ${input.quantity} requested`,
-    });
-  }
+  if (affectedRows === 0) throw notEnough(Number(existing.quantity), input.quantity);
   // The row is locked: the answer follows from it without reading it back.
   const goods = toGoods({ ...existing, quantity: Number(existing.quantity) - input.quantity, last_active_at: now });
   await recordHistory(trx, {
@@ -202,4 +217,128 @@ export async function stockOut(trx: Tx, actor: Actor, input: StockOutInput, now:
     createdAt: now,
   });
   return { goods };
+}
+
+function notEnough(onHand: number, requested: number): TRPCError {
+  return new TRPCError({ code: 'PRECONDITION_FAILED', message: `Not enough stock: ${onHand} on hand, ${requested} requested` });
+}
+
+export interface AdjustInput {
+  id: number;
+  quantity: number;
+  reason: string;
+}
+
+/**
+ * Sets the quantity on hand (a breakage, a correction) and logs stock.adjust with the delta and the
+ * reason as its note. An adjustment to the quantity already on hand changes nothing and logs
+ * nothing: the history holds one entry per change of a quantity, and this is none.
+ */
+export async function adjustGoods(trx: Tx, actor: Actor, input: AdjustInput, now: Date): Promise<{ goods: Goods }> {
+  const current = await lockGoodsForChange(trx, actor.id, input.id, 'manage');
+  const before = Number(current.quantity);
+  if (before === input.quantity) return { goods: toGoods(current) };
+  // The row is locked (lockGoodsForChange): nothing changes it between the read and this write.
+  await trx('goods').where({ id: current.id }).update({ quantity: input.quantity, last_active_at: now });
+  const goods = toGoods({ ...current, quantity: input.quantity, last_active_at: now });
+  await recordHistory(trx, {
+    actor,
+    type: 'stock.adjust',
+    directoryId: current.directory_id,
+    directoryName: current.directory_name,
+    goodsId: goods.id,
+    goodsName: goods.name,
+    delta: input.quantity - before,
+    quantityAfter: input.quantity,
+    note: input.reason,
+    createdAt: now,
+  });
+  return { goods };
+}
+
+export interface TransferInput {
+  fromDirectoryId: number;
+  toDirectoryId: number;
+  code: string;
+  quantity: number;
+}
+
+/**
+ * Moves stock between two warehouses in the caller's transaction. Both warehouse rows are locked
+ * first, the lower id before the higher, whichever way the goods move: two transfers A→B and B→A
+ * then queue on the same first lock instead of each holding one and waiting for the other. Every
+ * other change of these goods takes its warehouse's lock before the goods row, so once both are
+ * held the goods rows are free to lock. The caller must be clerk or above in both.
+ */
+export async function transferGoods(
+  trx: Tx,
+  actor: Actor,
+  input: TransferInput,
+  now: Date,
+): Promise<{ from: Goods; to: Goods; created: boolean }> {
+  if (input.fromDirectoryId === input.toDirectoryId) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: 'A transfer needs two different warehouses' });
+  }
+  const [low, high] = [input.fromDirectoryId, input.toDirectoryId].sort((a, b) => a - b) as [number, number];
+  const lowDir = await lockDirectory(trx, actor.id, low, 'stock');
+  const highDir = await lockDirectory(trx, actor.id, high, 'stock');
+  const [fromDir, toDir] = lowDir.id === input.fromDirectoryId ? [lowDir, highDir] : [highDir, lowDir];
+
+  const source = await lockGoodsByCode(trx, fromDir.id, input.code);
+  if (!source) throw notFound('Goods');
+  const { affectedRows } = await takeQuantity(trx, { id: source.id, quantity: input.quantity, now });
+  if (affectedRows === 0) throw notEnough(Number(source.quantity), input.quantity);
+  const from = toGoods({ ...source, quantity: Number(source.quantity) - input.quantity, last_active_at: now });
+
+  let to: Goods;
+  let created = false;
+  const target = await lockGoodsByCode(trx, toDir.id, input.code);
+  if (target) {
+    to = await addTo(trx, target, { directoryId: toDir.id, code: input.code, quantity: input.quantity }, now);
+  } else {
+    const row = {
+      user_id: actor.id,
+      directory_id: toDir.id,
+      code: source.code,
+      name: source.name,
+      remarks: source.remarks,
+      quantity: input.quantity,
+      created_at: now,
+      last_active_at: now,
+      unit: source.unit,
+      price: source.price,
+      min_quantity: null,
+    };
+    const [id] = (await trx('goods').insert({ ...row, live: 1 })) as number[];
+    if (id === undefined) throw new Error('insert into goods returned no id');
+    to = toGoods({ ...row, id });
+    created = true;
+  }
+  await bumpDirectory(trx, { directoryId: low, now });
+  await bumpDirectory(trx, { directoryId: high, now });
+  const entry = { actor, delta: input.quantity, createdAt: now };
+  await recordHistory(trx, {
+    ...entry,
+    type: 'transfer.out',
+    directoryId: fromDir.id,
+    directoryName: fromDir.name,
+    goodsId: from.id,
+    goodsName: from.name,
+    delta: -input.quantity,
+    quantityAfter: from.quantity,
+    counterpartDirectoryId: toDir.id,
+    counterpartDirectoryName: toDir.name,
+  });
+  await recordHistory(trx, {
+    ...entry,
+    type: 'transfer.in',
+    directoryId: toDir.id,
+    directoryName: toDir.name,
+    goodsId: to.id,
+    goodsName: to.name,
+    quantityAfter: to.quantity,
+    counterpartDirectoryId: fromDir.id,
+    counterpartDirectoryName: fromDir.name,
+  });
+  return { from, to, created };
 }

@@ -4,6 +4,8 @@ import { directoryRouter } from './directory';
 import { goodsRouter } from './goods';
 import { inviteRouter } from './invite';
 import { logRouter } from './log';
+import { reportRouter } from './report';
+import { stocktakeRouter } from './stocktake';
 
 export const appRouter = router({
   auth: authRouter,
@@ -11,6 +13,8 @@ export const appRouter = router({
   goods: goodsRouter,
   invite: inviteRouter,
   log: logRouter,
+  report: reportRouter,
+  stocktake: stocktakeRouter,
 });
 
 export type AppRouter = typeof appRouter;

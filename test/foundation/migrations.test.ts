@@ -9,7 +9,18 @@ import { createTestDb, type TestDb } from '../helpers/db';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-const APP_TABLES = ['directories', 'directory_members', 'goods', 'invites', 'logs', 'request_results', 'sessions', 'users'];
+const APP_TABLES = [
+  'directories',
+  'directory_members',
+  'goods',
+  'invites',
+  'logs',
+  'request_results',
+  'sessions',
+  'stocktake_lines',
+  'stocktakes',
+  'users',
+];
 
 async function tableNames(db: Db): Promise<string[]> {
   if (dbKind(db) === 'mysql') {

@@ -1,9 +1,6 @@
 import fc from 'fast-check';
 import superjson from 'superjson';
-import { MEMBER_ROLES as ROLES } from '../../../src/access/access';
 import { HISTORY_TYPES } from '../../../src/history/history';
-
-const MEMBER_ROLES = new Set<string>(ROLES);
 
 /*
  * Input generators for the per-procedure fuzz. Each procedure is described by its fields (from
@@ -25,19 +22,23 @@ export type FieldKind =
   | 'base64'
   | 'gender'
   | 'avatarUrl'
-  | 'memberRole'
   | 'int'
-  | 'inviteToken';
+  | 'enum'
+  | 'bool'
+  | 'date'
+  | 'timeZone';
 
 export interface FieldSpec {
   name: string;
   kind: FieldKind;
   required?: boolean;
-  /** For text: minimum and maximum length (code points); for base64: maximum length; for int: the range. */
+  /** For text: minimum and maximum length (code points); for base64: maximum length. */
   min?: number;
   max?: number;
   /** null is an accepted value (the profile's "clear this field"). */
   nullable?: boolean;
+  /** For enum: the accepted strings. */
+  values?: readonly string[];
 }
 
 /** Procedures whose input contains only these fields (plus whole-input rules below). */
@@ -218,29 +219,40 @@ export function invalidValue(field: FieldSpec, maxBig: number): fc.Arbitrary<unk
       return fc.oneof(fc.constant(''), tooLong(field.max ?? 64, maxBig), notAString(false));
     case 'gender':
       return fc.constantFrom(3, -1, 1.5, '1', true, null, Number.NaN, [], {}, 2 ** 31);
-    case 'memberRole':
-      return fc.oneof(
-        fc.constantFrom('owner', 'Manager', 'admin', '', ' clerk', 5, null, true, [], {}),
-        anyString(400).filter((s) => !MEMBER_ROLES.has(s)),
-      );
-    case 'int': {
-      const min = field.min ?? 0;
-      const max = field.max ?? 100;
-      return fc.oneof(
-        fc.constantFrom(min - 1, max + 1, 1.5, String(min), null, true, Number.NaN, Infinity, [], {}),
-        fc.integer({ min: max + 1 }),
-      );
-    }
-    case 'inviteToken':
-      return fc.oneof(
-        fc.constantFrom('', '   ', 5, null, true, [], {}),
-        fc.integer({ min: 129, max: 2000 }).map((n) => 't'.repeat(n)),
-      );
     case 'avatarUrl':
       return fc.oneof(
         fc.constantFrom('javascript:alert(1)', 'ftp://example.com/a.png', 'http://a b', 'data:text/html,<b>x</b>', '//evil'),
         fc.integer({ min: 1025, max: 4000 }).map((n) => `https://x/${'a'.repeat(n)}`),
         notAString(true),
+      );
+    case 'int': {
+      const min = field.min ?? 0;
+      const max = field.max ?? 2_147_483_647;
+      return fc.oneof(
+        fc.constantFrom<unknown>(min - 1, max + 1, min + 0.5, Number.NaN, Infinity, -Infinity, String(min), true, [], {}),
+        // fc.integer stays within 32 bits: beyond that the constants above stand in.
+        ...(min > -(2 ** 31) ? [fc.integer({ max: min - 1 })] : []),
+        ...(max < 2 ** 31 - 1 ? [fc.integer({ min: max + 1 })] : []),
+        fc.bigInt({ min: 1n, max: 10n }),
+        fc.date(),
+        ...(field.nullable ? [] : [fc.constant(null)]),
+      );
+    }
+    case 'enum': {
+      const values = field.values ?? [];
+      return fc.oneof(
+        fc.constantFrom<unknown>('', 5, null, true, [], {}, ...values.map((v) => v.toUpperCase()), ...values.map((v) => ` ${v}`)),
+        anyString(200).filter((v) => !values.includes(v)),
+      );
+    }
+    case 'bool':
+      return fc.constantFrom('true', 'false', 1, 0, null, [], {}, 'yes');
+    case 'date':
+      return fc.constantFrom<unknown>('2026-01-01', '2026-01-01T00:00:00.000Z', 1_767_225_600_000, null, true, [], {}, 'now');
+    case 'timeZone':
+      return fc.oneof(
+        fc.constantFrom<unknown>('', 'Mars/Olympus', 'Asia/Shanghai ', 'asia/shanghai/x', 'UTC+99', 8, null, true, [], {}),
+        fc.integer({ min: 65, max: 500 }).map((n) => 'Z'.repeat(n)),
       );
   }
 }
@@ -270,16 +282,18 @@ export function validValue(field: FieldSpec, ids: readonly number[]): fc.Arbitra
       return fc.constantFrom(0, 1, 2);
     case 'avatarUrl':
       return fc.constant('https://example.com/a.png');
-    case 'memberRole':
-      return fc.constantFrom(...ROLES);
-    case 'int':
-      return fc.integer({ min: field.min ?? 0, max: field.max ?? 100 });
-    case 'inviteToken':
-      return fc.string({
-        unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'),
-        minLength: 1,
-        maxLength: 64,
-      });
+    case 'int': {
+      const ints = fc.integer({ min: field.min ?? 0, max: field.max ?? 2_147_483_647 });
+      return field.nullable ? fc.oneof(ints, fc.constant(null)) : ints;
+    }
+    case 'enum':
+      return fc.constantFrom(...(field.values ?? []));
+    case 'bool':
+      return fc.boolean();
+    case 'date':
+      return fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2026-06-30T00:00:00Z'), noInvalidDate: true });
+    case 'timeZone':
+      return fc.constantFrom('Asia/Shanghai', 'UTC', 'America/New_York', 'Europe/Berlin');
   }
 }
 
@@ -421,15 +435,19 @@ export function invalidWire(spec: ProcedureSpec, ids: readonly number[], maxBig:
         return { raw: `{"json":${json}}`, label: `deeply nested ${field.name}` };
       }),
     );
-    corruptions.push(
-      fc
-        .tuple(corruptOne, garbageMeta)
-        .map(([{ input }, meta]) => ({ plain: superjson.serialize(input) as { json: unknown; meta?: unknown }, meta }))
-        // Only corruptions that are invalid as plain JSON: a Date or bigint corruption lives in the
-        // meta this case replaces, and without it could read as a valid string or number.
-        .filter(({ plain }) => plain.meta === undefined)
-        .map(({ plain, meta }) => ({ wire: { json: plain.json, meta }, label: 'invalid superjson' })),
-    );
+    // An input with a required Date always needs its meta, so no corruption of it is invalid as
+    // plain JSON: the filter below would reject every one.
+    const needsMeta = spec.fields.some((f) => f.kind === 'date' && f.required);
+    if (!needsMeta)
+      corruptions.push(
+        fc
+          .tuple(corruptOne, garbageMeta)
+          .map(([{ input }, meta]) => ({ plain: superjson.serialize(input) as { json: unknown; meta?: unknown }, meta }))
+          // Only corruptions that are invalid as plain JSON: a Date or bigint corruption lives in the
+          // meta this case replaces, and without it could read as a valid string or number.
+          .filter(({ plain }) => plain.meta === undefined)
+          .map(({ plain, meta }) => ({ wire: { json: plain.json, meta }, label: 'invalid superjson' })),
+      );
   }
   for (const [a, b] of spec.pairs ?? []) {
     corruptions.push(

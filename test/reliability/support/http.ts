@@ -103,7 +103,18 @@ export function trpcCodeOf(err: unknown): string | undefined {
   return err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined;
 }
 
-const TABLES = ['users', 'sessions', 'directories', 'goods', 'logs', 'request_results'] as const;
+const TABLES = [
+  'users',
+  'sessions',
+  'directories',
+  'directory_members',
+  'invites',
+  'goods',
+  'logs',
+  'request_results',
+  'stocktakes',
+  'stocktake_lines',
+] as const;
 
 function normalize(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -122,7 +133,9 @@ export type DbSnapshot = Record<(typeof TABLES)[number], Record<string, unknown>
 export async function snapshot(db: Db): Promise<DbSnapshot> {
   const out = {} as DbSnapshot;
   for (const table of TABLES) {
-    const rows = (await db(table).select('*').orderBy('id')) as Record<string, unknown>[];
+    // directory_members is keyed by (directory_id, user_id) and has no id.
+    const order = table === 'directory_members' ? ['directory_id', 'user_id'] : ['id'];
+    const rows = (await db(table).select('*').orderBy(order)) as Record<string, unknown>[];
     out[table] = rows.map((r) => {
       const n = normalize(r);
       if (table === 'sessions') delete n.last_seen_at;
