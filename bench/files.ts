@@ -184,7 +184,9 @@ async function main(): Promise<void> {
       child.send('report');
       const { rssPeak } = await next();
       const rate = goodsCount / seconds;
-      say(`${format}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s, ${rate.toFixed(0)} rows/s, RSS ${mb(rssBefore!)} → peak ${mb(rssPeak!)}`);
+      say(
+        `${format}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s, ${rate.toFixed(0)} rows/s, RSS ${mb(rssBefore!)} → peak ${mb(rssPeak!)}`,
+      );
       results.push(
         `| export ${goodsCount} goods as ${format.toUpperCase()} (${(bytes / 1e6).toFixed(1)} MB) | ${seconds.toFixed(2)} s | ${rate.toFixed(0)} | ${(rate / bareRate).toFixed(2)} | ${mb(rssBefore!)} → ${mb(rssPeak!)} |`,
       );
@@ -194,7 +196,8 @@ async function main(): Promise<void> {
     const wb = new ExcelJS.Workbook();
     const sheet = wb.addWorksheet('Sheet1');
     sheet.addRow(['条码 code', '名称 name', '数量 quantity', '单位 unit', '单价 price', '安全库存 minQuantity', '备注 remarks']);
-    for (let n = 0; n < importRows; n++) sheet.addRow([`IMP${String(n).padStart(8, '0')}`, `导入 ${n}`, n % 50, '个', (n % 1000) / 10, 5, '']);
+    for (let n = 0; n < importRows; n++)
+      sheet.addRow([`IMP${String(n).padStart(8, '0')}`, `导入 ${n}`, n % 50, '个', (n % 1000) / 10, 5, '']);
     const file = Buffer.from(await wb.xlsx.writeBuffer());
     child.send('reset');
     const { rssBefore } = await next();
@@ -209,7 +212,9 @@ async function main(): Promise<void> {
     const t2 = performance.now();
     child.send('report');
     const { rssPeak } = await next();
-    say(`import ${importRows} rows (${(file.length / 1e6).toFixed(1)} MB): upload+preview ${((t1 - t0) / 1000).toFixed(2)} s, confirm ${((t2 - t1) / 1000).toFixed(2)} s ${JSON.stringify(confirmed)}`);
+    say(
+      `import ${importRows} rows (${(file.length / 1e6).toFixed(1)} MB): upload+preview ${((t1 - t0) / 1000).toFixed(2)} s, confirm ${((t2 - t1) / 1000).toFixed(2)} s ${JSON.stringify(confirmed)}`,
+    );
     results.push(
       `| import ${importRows} rows XLSX (${(file.length / 1e6).toFixed(1)} MB): upload, read, check, store preview | ${((t1 - t0) / 1000).toFixed(2)} s | ${(importRows / ((t1 - t0) / 1000)).toFixed(0)} | – | ${mb(rssBefore!)} → ${mb(rssPeak!)} |`,
       `| import.confirm of those ${importRows} rows (create, history) | ${((t2 - t1) / 1000).toFixed(2)} s | ${(importRows / ((t2 - t1) / 1000)).toFixed(0)} | – | – |`,
@@ -219,7 +224,9 @@ async function main(): Promise<void> {
     await new Promise((resolve) => child.once('exit', resolve));
     if (!argv.includes('--keep')) await dropDatabase(baseUrl, name);
   }
-  process.stdout.write(`\n| what | time | rows/s | ratio to bare | server RSS before → peak |\n| --- | --- | --- | --- | --- |\n${results.join('\n')}\n`);
+  process.stdout.write(
+    `\n| what | time | rows/s | ratio to bare | server RSS before → peak |\n| --- | --- | --- | --- | --- |\n${results.join('\n')}\n`,
+  );
 }
 
 if (argv.includes('--serve')) {

@@ -82,7 +82,15 @@ export async function stocktakeExportSource(db: Db, userId: number, stocktakeId:
       const known = () =>
         db('goods as g')
           .leftJoin('stocktake_lines as l', (on) => on.on('l.goods_id', 'g.id').andOnVal('l.stocktake_id', stocktakeId))
-          .select('g.id', 'g.code', 'g.name', db.raw('COALESCE(l.expected, g.quantity) as expected'), 'l.counted', 'l.counted_at', 'l.counted_by')
+          .select(
+            'g.id',
+            'g.code',
+            'g.name',
+            db.raw('COALESCE(l.expected, g.quantity) as expected'),
+            'l.counted',
+            'l.counted_at',
+            'l.counted_by',
+          )
           .where({ 'g.directory_id': directoryId, 'g.live': 1 });
       for await (const l of streamRows<LineRow>(db, known, { idColumn: 'g.id', idKey: 'id', order: 'asc' })) yield lineCells(l);
       // Then the codes counted that the warehouse does not have (created on completion).

@@ -62,7 +62,8 @@ const GOODS_NOW = ['id', 'code', 'name', 'quantity', 'unit', 'price', 'min_quant
 
 // The procedures' own rules (src/domain/fields.ts), plus the v2 goods fields.
 const unitRule = f.boundedText(0, 10);
-const wholeNumber = (max: number) => z.number().int('Must be a whole number').min(0, 'Must not be negative').max(max, `Must be at most ${max}`);
+const wholeNumber = (max: number) =>
+  z.number().int('Must be a whole number').min(0, 'Must not be negative').max(max, `Must be at most ${max}`);
 const quantityRule = wholeNumber(MAX_QUANTITY);
 const minQuantityRule = wholeNumber(MAX_MIN_QUANTITY);
 const fenRule = wholeNumber(MAX_PRICE);

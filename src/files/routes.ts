@@ -42,8 +42,9 @@ export async function registerFiles(app: FastifyInstance, opts: FilesRouteOption
     return reply.code(status).type('application/json').send(out.body);
   };
 
-  await app.register(async (scope) => {
-    await scope.register(multipart, {
+  await app.register((scope, _opts, done) => {
+    // Queued by Fastify before the routes below are ready; nothing to await here.
+    void scope.register(multipart, {
       // Enforced while the upload streams in: busboy stops reading the file past the limit.
       limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 4, fieldSize: MAX_FIELD_BYTES, parts: 6, headerPairs: 50 },
       throwFileSizeLimit: true,
@@ -79,7 +80,7 @@ export async function registerFiles(app: FastifyInstance, opts: FilesRouteOption
     scope.post('/files/imports', async (req, reply) => {
       const token = req.headers[SESSION_HEADER];
       const session = typeof token === 'string' && token ? await lookupSession(opts.db, token, opts.now()) : null;
-      if (!session || session.status !== 'ok') {
+      if (session?.status !== 'ok') {
         return refuse(req, reply, 401, 'Missing or invalid X-Session-Token: log in with auth.login first');
       }
       const user = session.session.user;
@@ -124,5 +125,6 @@ export async function registerFiles(app: FastifyInstance, opts: FilesRouteOption
         throw err;
       }
     });
+    done();
   });
 }

@@ -68,7 +68,14 @@ function xlsxWriter(opts: { out: PassThrough; sheetName: string; columns: readon
   sheet.columns = opts.columns.map((c) => ({
     header: c.header,
     width: c.width,
-    style: c.kind === 'yuan' ? { numFmt: '0.00' } : c.kind === 'date' ? { numFmt: 'yyyy-mm-dd hh:mm:ss' } : c.kind === 'int' ? { numFmt: '0' } : {},
+    style:
+      c.kind === 'yuan'
+        ? { numFmt: '0.00' }
+        : c.kind === 'date'
+          ? { numFmt: 'yyyy-mm-dd hh:mm:ss' }
+          : c.kind === 'int'
+            ? { numFmt: '0' }
+            : {},
   }));
   sheet.getRow(1).font = { bold: true };
   sheet.getRow(1).commit();

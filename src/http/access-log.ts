@@ -23,7 +23,10 @@ function loggedRequest(req: FastifyRequest) {
 
 export function registerAccessLog(app: FastifyInstance): void {
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info({ req: req.url.startsWith('/files/') ? loggedRequest(req) : req, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    req.log.info(
+      { req: req.url.startsWith('/files/') ? loggedRequest(req) : req, res: reply, responseTime: reply.elapsedTime },
+      'request completed',
+    );
     done();
   });
 }

@@ -17,7 +17,10 @@ export const exportRouter = router({
           format: z.enum(['xlsx', 'csv']).default('xlsx'),
           timeZone: z.string().max(64).refine(isTimeZone, { message: 'Unknown time zone' }).default(DEFAULT_TIME_ZONE),
         })
-        .refine((v) => v.kind !== 'goods' || v.directoryId !== undefined, { message: 'A goods export needs directoryId', path: ['directoryId'] })
+        .refine((v) => v.kind !== 'goods' || v.directoryId !== undefined, {
+          message: 'A goods export needs directoryId',
+          path: ['directoryId'],
+        })
         .refine((v) => v.kind !== 'stocktake' || v.stocktakeId !== undefined, {
           message: 'A stocktake export needs stocktakeId',
           path: ['stocktakeId'],

@@ -111,7 +111,12 @@ export interface WxShimOptions {
 export interface WxShim {
   wx: {
     request(option: ShimRequestOption): { abort(): void; onHeadersReceived(): void; offHeadersReceived(): void };
-    login(option: { success?: (r: { code: string; errMsg: string }) => void; fail?: (e: { errMsg: string }) => void; complete?: () => void; timeout?: number }): void;
+    login(option: {
+      success?: (r: { code: string; errMsg: string }) => void;
+      fail?: (e: { errMsg: string }) => void;
+      complete?: () => void;
+      timeout?: number;
+    }): void;
     getStorageSync(key: string): unknown;
     setStorageSync(key: string, value: unknown): void;
     removeStorageSync(key: string): void;
@@ -216,32 +221,42 @@ export function createWxShim(opts: WxShimOptions): WxShim {
             fail('fail', failure.errMsg ?? 'request:fail net::ERR_INTERNET_DISCONNECTED');
             return;
           }
-          const req = httpRequest(url, { method, headers: { ...header, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              record.statusCode = res.statusCode ?? 0;
-              record.responseText = text;
-              if (failure?.mode === 'after-response') {
-                fail('dropped', failure.errMsg ?? 'request:fail socket closed');
-                return;
-              }
-              let data: unknown = text;
-              if ((option.dataType ?? 'json') === 'json') {
-                // Like the runtime: JSON when it parses, the raw text otherwise.
-                try {
-                  data = parseJSON(text);
-                } catch {
-                  data = text;
+          const req = httpRequest(
+            url,
+            { method, headers: { ...header, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) } },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                record.statusCode = res.statusCode ?? 0;
+                record.responseText = text;
+                if (failure?.mode === 'after-response') {
+                  fail('dropped', failure.errMsg ?? 'request:fail socket closed');
+                  return;
                 }
-              }
-              finish('success', () =>
-                option.success?.({ data, statusCode: res.statusCode ?? 0, header: flattenHeaders(res.headers), cookies: [], errMsg: 'request:ok' }),
-              );
-            });
-            res.on('error', (err) => fail('fail', `request:fail ${err.message}`));
-          });
+                let data: unknown = text;
+                if ((option.dataType ?? 'json') === 'json') {
+                  // Like the runtime: JSON when it parses, the raw text otherwise.
+                  try {
+                    data = parseJSON(text);
+                  } catch {
+                    data = text;
+                  }
+                }
+                finish('success', () =>
+                  option.success?.({
+                    data,
+                    statusCode: res.statusCode ?? 0,
+                    header: flattenHeaders(res.headers),
+                    cookies: [],
+                    errMsg: 'request:ok',
+                  }),
+                );
+              });
+              res.on('error', (err) => fail('fail', `request:fail ${err.message}`));
+            },
+          );
           req.on('error', (err) => fail('fail', `request:fail ${err.message}`));
           destroy = () => req.destroy();
           if (body !== undefined) req.write(body);

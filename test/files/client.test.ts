@@ -51,7 +51,13 @@ describe('mini-program bundle: downloadExport and uploadImport', () => {
   it('logs in again once when the upload is refused with 401, then sends it again', async () => {
     const { client, lib, shim, dirId } = await readyPhone();
     const path = join(tmpdir(), `upload-${Date.now()}.csv`);
-    writeFileSync(path, csvOf([['条码', '数量'], ['RELOGIN', 4]]));
+    writeFileSync(
+      path,
+      csvOf([
+        ['条码', '数量'],
+        ['RELOGIN', 4],
+      ]),
+    );
     // A token the server does not know: as after the session expired.
     shim.storage.set(lib.DEFAULT_TOKEN_KEY, 'x'.repeat(43));
     const logins = shim.logins;

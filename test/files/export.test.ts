@@ -4,7 +4,16 @@ import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
 import { expectTRPCError } from '../domain/helpers';
 import { addMember, defaultDirectory, download, seedGoods, xlsxRows } from './support';
 
-const HEADERS = ['条码 code', '名称 name', '数量 quantity', '单位 unit', '单价 price', '安全库存 minQuantity', '备注 remarks', '最后变动 lastActiveAt'];
+const HEADERS = [
+  '条码 code',
+  '名称 name',
+  '数量 quantity',
+  '单位 unit',
+  '单价 price',
+  '安全库存 minQuantity',
+  '备注 remarks',
+  '最后变动 lastActiveAt',
+];
 
 describe('export.create and GET /files/…', () => {
   let t: TestApp;

@@ -176,10 +176,18 @@ describe('POST /files/imports and import.get/rows/confirm', () => {
     }
 
     it('not a spreadsheet', async () => {
-      await refused({ name: 'photo.png', data: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]) }, 415, /Not a readable spreadsheet/);
+      await refused(
+        { name: 'photo.png', data: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]) },
+        415,
+        /Not a readable spreadsheet/,
+      );
       await refused({ name: 'old.xls', data: Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0]) }, 415, /\.xls/);
       await refused({ name: 'fake.xlsx', data: Buffer.from('code\nA\n') }, 415, /not a zip/);
-      await refused({ name: 'broken.xlsx', data: Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(100, 7)]) }, 415, /zip/);
+      await refused(
+        { name: 'broken.xlsx', data: Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(100, 7)]) },
+        415,
+        /zip/,
+      );
     });
 
     it('an XLSX that unpacks to more than 50 MB, or lies about its size', async () => {
@@ -206,7 +214,17 @@ describe('POST /files/imports and import.get/rows/confirm', () => {
     });
 
     it('a sheet without a code column', async () => {
-      await refused({ name: 'nocode.csv', data: csvOf([['名称', '数量'], ['苹果', 1]]) }, 400, /no code column/);
+      await refused(
+        {
+          name: 'nocode.csv',
+          data: csvOf([
+            ['名称', '数量'],
+            ['苹果', 1],
+          ]),
+        },
+        400,
+        /no code column/,
+      );
       await refused({ name: 'empty.xlsx', data: await xlsxOf([]) }, 400, /no code column/);
     });
   });

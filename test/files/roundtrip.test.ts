@@ -44,7 +44,13 @@ describe('a goods sheet exported and imported again changes nothing', () => {
       const summary = await owner.caller.import.get({ importId });
       const rows = await owner.caller.import.rows({ importId, limit: 100 });
       expect(rows.items.filter((r) => r.action !== 'unchanged')).toEqual([]);
-      expect(summary).toMatchObject({ rowCount: AWKWARD.length, unchangedCount: AWKWARD.length, createCount: 0, updateCount: 0, errorCount: 0 });
+      expect(summary).toMatchObject({
+        rowCount: AWKWARD.length,
+        unchangedCount: AWKWARD.length,
+        createCount: 0,
+        updateCount: 0,
+        errorCount: 0,
+      });
       expect(rows.items.map((r) => r.code)).toEqual(AWKWARD.map((g) => g.code));
 
       const logsBefore = await countRows(t.db, 'logs');

@@ -86,7 +86,10 @@ export async function upload(
     headers: { 'content-type': contentType, ...(opts.token ? { 'x-session-token': opts.token } : {}) },
     body,
   });
-  return { status: res.statusCode, body: res.json() as { importId?: number; error?: { json: { message: string; data: { code: string } } } } };
+  return {
+    status: res.statusCode,
+    body: res.json() as { importId?: number; error?: { json: { message: string; data: { code: string } } } },
+  };
 }
 
 /** The first sheet's rows as exceljs reads them (values only, header included). */
