@@ -9,7 +9,19 @@ import { createTestDb, type TestDb } from '../helpers/db';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-const APP_TABLES = ['directories', 'goods', 'logs', 'request_results', 'sessions', 'users'];
+const APP_TABLES = [
+  'directories',
+  'directory_members',
+  'export_links',
+  'goods',
+  'import_rows',
+  'imports',
+  'invites',
+  'logs',
+  'request_results',
+  'sessions',
+  'users',
+];
 
 async function tableNames(db: Db): Promise<string[]> {
   if (dbKind(db) === 'mysql') {

@@ -21,7 +21,9 @@ export type FieldKind =
   | 'loginCode'
   | 'base64'
   | 'gender'
-  | 'avatarUrl';
+  | 'avatarUrl'
+  | 'enum'
+  | 'date';
 
 export interface FieldSpec {
   name: string;
@@ -32,6 +34,8 @@ export interface FieldSpec {
   max?: number;
   /** null is an accepted value (the profile's "clear this field"). */
   nullable?: boolean;
+  /** For enum: the accepted strings. */
+  values?: readonly string[];
 }
 
 /** Procedures whose input contains only these fields (plus whole-input rules below). */
@@ -212,6 +216,15 @@ export function invalidValue(field: FieldSpec, maxBig: number): fc.Arbitrary<unk
       return fc.oneof(fc.constant(''), tooLong(field.max ?? 64, maxBig), notAString(false));
     case 'gender':
       return fc.constantFrom(3, -1, 1.5, '1', true, null, Number.NaN, [], {}, 2 ** 31);
+    case 'enum': {
+      const values = field.values ?? [];
+      return fc.oneof(
+        fc.constantFrom('', 5, null, true, [], {}),
+        anyString(200).filter((s) => !values.includes(s)),
+      );
+    }
+    case 'date':
+      return fc.constantFrom('2026-01-01', 5, true, null, [], {}, '');
     case 'avatarUrl':
       return fc.oneof(
         fc.constantFrom('javascript:alert(1)', 'ftp://example.com/a.png', 'http://a b', 'data:text/html,<b>x</b>', '//evil'),
@@ -246,6 +259,10 @@ export function validValue(field: FieldSpec, ids: readonly number[]): fc.Arbitra
       return fc.constantFrom(0, 1, 2);
     case 'avatarUrl':
       return fc.constant('https://example.com/a.png');
+    case 'enum':
+      return fc.constantFrom(...(field.values ?? []));
+    case 'date':
+      return fc.date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2030-01-01T00:00:00Z'), noInvalidDate: true });
   }
 }
 
