@@ -35,7 +35,9 @@ async function tableNames(db: Db): Promise<string[]> {
 }
 
 const appTables = (names: string[]) => names.filter((n) => !n.startsWith('knex_'));
-const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts')).sort();
+const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)
+  .filter((f) => f.endsWith('.ts'))
+  .sort();
 
 describe('migrations', () => {
   let tdb: TestDb | undefined;
@@ -88,7 +90,16 @@ describe('migrations', () => {
     await db('directories').insert(dir);
     const [liveDirId] = await db('directories').where({ live: true }).pluck('id');
 
-    const goods = { user_id: userId, directory_id: liveDirId, code: 'X', name: 'X', quantity: 1, created_at: now, last_active_at: now, live: true };
+    const goods = {
+      user_id: userId,
+      directory_id: liveDirId,
+      code: 'X',
+      name: 'X',
+      quantity: 1,
+      created_at: now,
+      last_active_at: now,
+      live: true,
+    };
     await db('goods').insert(goods);
     await expect(db('goods').insert(goods)).rejects.toThrow();
     // Codes are compared byte for byte: case differs, so this is another code.

@@ -4,16 +4,7 @@ import { appRouter } from '../../src/routers/_app';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { startFakeWechat, type FakeWechat } from '../helpers/fake-wechat';
 import { anyWire, badTokens, invalidWire, validWire, type ProcedureSpec, type Wire } from './support/fuzz';
-import {
-  expectUnchanged,
-  getCall,
-  postCall,
-  send,
-  sessionHeaders,
-  snapshot,
-  trpcError,
-  type WireResponse,
-} from './support/http';
+import { expectUnchanged, getCall, postCall, send, sessionHeaders, snapshot, trpcError, type WireResponse } from './support/http';
 
 /*
  * Every procedure, over real HTTP, with generated bad input. Each response must be a well-formed
@@ -73,7 +64,12 @@ const SPECS: Record<string, ProcedureSpec> = {
     foreign: [404, 409],
   },
   'goods.stockOut': {
-    fields: [id('directoryId'), text('code', 1, 255, true), { name: 'quantity', kind: 'quantity' }, { name: 'requestId', kind: 'requestId' }],
+    fields: [
+      id('directoryId'),
+      text('code', 1, 255, true),
+      { name: 'quantity', kind: 'quantity' },
+      { name: 'requestId', kind: 'requestId' },
+    ],
     foreign: [404, 409],
   },
   'goods.list': { fields: [id('directoryId'), text('search', 0, 255), ...page], foreign: [404] },
@@ -115,9 +111,14 @@ const SPECS: Record<string, ProcedureSpec> = {
   },
 };
 
-const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string; inputs: unknown[] } }>).map(
-  ([path, p]) => ({ path, type: p._def.type as 'query' | 'mutation', hasInput: p._def.inputs.length > 0, isPublic: path === 'auth.login' }),
-);
+const procedures = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, { _def: { type: string; inputs: unknown[] } }>,
+).map(([path, p]) => ({
+  path,
+  type: p._def.type as 'query' | 'mutation',
+  hasInput: p._def.inputs.length > 0,
+  isPublic: path === 'auth.login',
+}));
 
 type Mode = 'badSession' | 'invalid' | 'foreign' | 'read';
 interface Case extends Wire {
@@ -186,7 +187,9 @@ describe('fuzz: every procedure over HTTP', () => {
     const maxBig = p.type === 'query' ? 600 : 60_000;
     const modes: fc.Arbitrary<Case>[] = [];
     if (!p.isPublic) {
-      modes.push(fc.tuple(badTokens(revokedTokens), anyWire(maxBig)).map(([tok, w]) => ({ ...w, mode: 'badSession' as const, token: tok })));
+      modes.push(
+        fc.tuple(badTokens(revokedTokens), anyWire(maxBig)).map(([tok, w]) => ({ ...w, mode: 'badSession' as const, token: tok })),
+      );
     }
     if (p.hasInput) {
       modes.push(invalidWire(spec, foreignIds, maxBig).map((w) => ({ ...w, mode: 'invalid' as const, token })));
@@ -243,7 +246,12 @@ describe('fuzz: every procedure over HTTP', () => {
     expectUnchanged(before, await snapshot(t.db));
     // Every mode that applies to the procedure was exercised.
     const modes = new Set([...seen.keys()].map((k) => k.split(':')[0]));
-    const applicable = [!p.isPublic && 'badSession', p.hasInput && 'invalid', SPECS[p.path]?.foreign && 'foreign', p.type === 'query' && 'read'];
+    const applicable = [
+      !p.isPublic && 'badSession',
+      p.hasInput && 'invalid',
+      SPECS[p.path]?.foreign && 'foreign',
+      p.type === 'query' && 'read',
+    ];
     expect([...modes].sort()).toEqual(applicable.filter((m): m is string => typeof m === 'string').sort());
 
     // Still up, still correct.

@@ -271,7 +271,10 @@ function extraFields(spec: ProcedureSpec): fc.Arbitrary<Record<string, unknown>>
   const declared = new Set(spec.fields.map((f) => f.name));
   return fc
     .dictionary(
-      fc.oneof(fc.constantFrom('userId', 'user_id', 'live', 'quantity_after', 'isAdmin', 'constructor', 'toString'), fc.string({ maxLength: 12 })),
+      fc.oneof(
+        fc.constantFrom('userId', 'user_id', 'live', 'quantity_after', 'isAdmin', 'constructor', 'toString'),
+        fc.string({ maxLength: 12 }),
+      ),
       fc.jsonValue({ maxDepth: 3 }),
       { maxKeys: 4 },
     )
@@ -281,12 +284,17 @@ function extraFields(spec: ProcedureSpec): fc.Arbitrary<Record<string, unknown>>
 /** A valid-shaped input (ids from `ids`), optional fields present or not. */
 export function validInput(spec: ProcedureSpec, ids: readonly number[]): fc.Arbitrary<Record<string, unknown>> {
   const parts = spec.fields.map((field) =>
-    field.required ? validValue(field, ids).map((v) => [field.name, v] as const) : fc.option(validValue(field, ids).map((v) => [field.name, v] as const), { nil: undefined }),
+    field.required
+      ? validValue(field, ids).map((v) => [field.name, v] as const)
+      : fc.option(
+          validValue(field, ids).map((v) => [field.name, v] as const),
+          { nil: undefined },
+        ),
   );
   return fc.tuple(...parts).map((entries) => {
     const input: Record<string, unknown> = Object.fromEntries(entries.filter((e): e is readonly [string, unknown] => e !== undefined));
     for (const [a, b] of spec.pairs ?? []) {
-      if ((a in input) !== (b in input)) {
+      if (a in input !== b in input) {
         delete input[a];
         delete input[b];
       }
@@ -323,24 +331,41 @@ function serialized(input: unknown, extras: Record<string, unknown> = {}): unkno
   return wire;
 }
 
-const garbageMeta: fc.Arbitrary<unknown> = fc.oneof(
-  fc.jsonValue({ maxDepth: 3 }),
-  fc.record({
-    values: fc.dictionary(
-      fc.oneof(fc.constantFrom('code', 'id', 'directoryId', 'name', 'x', '__proto__.polluted', 'constructor.prototype.x', ''), fc.string({ maxLength: 8 })),
-      fc.oneof(
-        fc.constantFrom<unknown>(['Date'], ['bigint'], ['regexp'], ['set'], ['map'], ['symbol'], [['class', 'Nope']], [['custom', 'nope']], ['garbage'], [5], [null]),
-        fc.jsonValue({ maxDepth: 2 }),
+const garbageMeta: fc.Arbitrary<unknown> = fc
+  .oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record({
+      values: fc.dictionary(
+        fc.oneof(
+          fc.constantFrom('code', 'id', 'directoryId', 'name', 'x', '__proto__.polluted', 'constructor.prototype.x', ''),
+          fc.string({ maxLength: 8 }),
+        ),
+        fc.oneof(
+          fc.constantFrom<unknown>(
+            ['Date'],
+            ['bigint'],
+            ['regexp'],
+            ['set'],
+            ['map'],
+            ['symbol'],
+            [['class', 'Nope']],
+            [['custom', 'nope']],
+            ['garbage'],
+            [5],
+            [null],
+          ),
+          fc.jsonValue({ maxDepth: 2 }),
+        ),
+        { minKeys: 1, maxKeys: 3 },
       ),
-      { minKeys: 1, maxKeys: 3 },
-    ),
-  }),
-  fc.record({ referentialEqualities: fc.jsonValue({ maxDepth: 3 }) }),
-).filter(
-  // A root annotation ({ values: ['Date'] }) turns the whole input into a Date, Set or Map, which
-  // zod 4's z.object takes for an empty object: not a refusal these tests can demand.
-  (meta) => !(meta !== null && typeof meta === 'object' && Array.isArray((meta as { values?: unknown }).values)),
-);
+    }),
+    fc.record({ referentialEqualities: fc.jsonValue({ maxDepth: 3 }) }),
+  )
+  .filter(
+    // A root annotation ({ values: ['Date'] }) turns the whole input into a Date, Set or Map, which
+    // zod 4's z.object takes for an empty object: not a refusal these tests can demand.
+    (meta) => !(meta !== null && typeof meta === 'object' && Array.isArray((meta as { values?: unknown }).values)),
+  );
 
 const notJson = fc.oneof(
   fc.constantFrom('{', '{"json":', 'undefined', "{'json': 1}", '{"json": NaN}', '[1,2,', '\u0000', 'true false', '{"a":1}}'),
@@ -361,14 +386,12 @@ export function invalidWire(spec: ProcedureSpec, ids: readonly number[], maxBig:
     notJson.map((raw) => ({ raw, label: 'not JSON' })),
   ];
   if (spec.fields.length > 0) {
-    const corruptOne = fc
-      .tuple(validInput(spec, ids), fc.constantFrom(...spec.fields), extraFields(spec))
-      .chain(([base, field, extras]) =>
-        fc.oneof(
-          invalidValue(field, maxBig).map((bad) => ({ input: { ...base, [field.name]: bad }, extras, label: `bad ${field.name}` })),
-          ...(field.required ? [fc.constant({ input: omit(base, field.name), extras, label: `missing ${field.name}` })] : []),
-        ),
-      );
+    const corruptOne = fc.tuple(validInput(spec, ids), fc.constantFrom(...spec.fields), extraFields(spec)).chain(([base, field, extras]) =>
+      fc.oneof(
+        invalidValue(field, maxBig).map((bad) => ({ input: { ...base, [field.name]: bad }, extras, label: `bad ${field.name}` })),
+        ...(field.required ? [fc.constant({ input: omit(base, field.name), extras, label: `missing ${field.name}` })] : []),
+      ),
+    );
     corruptions.push(corruptOne.map(({ input, extras, label }) => ({ wire: serialized(input, extras), label })));
     // Nesting far deeper than any recursive decoder survives, written as text (JSON.stringify would
     // overflow our own stack): JSON.parse copes, and nothing may walk it recursively after that.
@@ -413,7 +436,9 @@ export function invalidWire(spec: ProcedureSpec, ids: readonly number[], maxBig:
 export function anyWire(maxBig: number): fc.Arbitrary<Wire> {
   return fc.oneof(
     fc.constant({ wire: undefined, label: 'no input' }),
-    fc.anything({ maxDepth: 3, withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true }).map((v) => ({ wire: serialized(v), label: 'anything' })),
+    fc
+      .anything({ maxDepth: 3, withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true })
+      .map((v) => ({ wire: serialized(v), label: 'anything' })),
     fc.tuple(fc.jsonValue({ maxDepth: 3 }), garbageMeta).map(([json, meta]) => ({ wire: { json, meta }, label: 'garbage superjson' })),
     notJson.map((raw) => ({ raw, label: 'not JSON' })),
     anyString(maxBig).map((s) => ({ wire: serialized({ code: s, name: s.slice(0, 300), id: s.slice(0, 30) }), label: 'strings' })),
@@ -421,7 +446,9 @@ export function anyWire(maxBig: number): fc.Arbitrary<Wire> {
 }
 
 export function validWire(spec: ProcedureSpec, ids: readonly number[]): fc.Arbitrary<Wire> {
-  return fc.tuple(validInput(spec, ids), extraFields(spec)).map(([input, extras]) => ({ wire: serialized(input, extras), label: 'valid shape' }));
+  return fc
+    .tuple(validInput(spec, ids), extraFields(spec))
+    .map(([input, extras]) => ({ wire: serialized(input, extras), label: 'valid shape' }));
 }
 
 /** Session header values that name no live session: absent, malformed, unknown, revoked. */
