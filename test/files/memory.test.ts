@@ -93,4 +93,26 @@ describe(`exporting ${GOODS.toLocaleString('en')} goods keeps memory flat`, () =
     expect(res.peakGrowth).toBeLessThan(LIMIT_BYTES);
     console.log(`xlsx: ${(res.bytes / 1e6).toFixed(1)} MB, peak live heap growth ${(res.peakGrowth / 1e6).toFixed(1)} MB`);
   });
+
+  it('a phone that goes away mid-download leaves no database connection held and the server answering', { timeout: 60_000 }, async () => {
+    const link = await owner.caller.export.create({ kind: 'goods', directoryId: dirId, format: 'csv' });
+    await new Promise<void>((resolve, reject) => {
+      const req = get(base + link.url, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        if (!req.destroyed) reject(err);
+      });
+    });
+    const pool = (t.db.client as { pool: { numUsed(): number; numPendingAcquires(): number } }).pool;
+    const deadline = Date.now() + 10_000;
+    while (pool.numUsed() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(pool.numUsed()).toBe(0);
+    expect(pool.numPendingAcquires()).toBe(0);
+    // And the server goes on answering.
+    expect((await owner.caller.goods.list({ directoryId: dirId, limit: 1 })).items).toHaveLength(1);
+  });
 });
