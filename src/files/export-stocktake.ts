@@ -86,7 +86,7 @@ export async function stocktakeExportSource(db: Db, userId: number, stocktakeId:
             'g.id',
             'g.code',
             'g.name',
-            db.raw('COALESCE(l.expected, g.quantity) as expected'),
+            db.raw('COALESCE(??, ??) as ??', ['l.expected', 'g.quantity', 'expected']),
             'l.counted',
             'l.counted_at',
             'l.counted_by',
@@ -96,7 +96,15 @@ export async function stocktakeExportSource(db: Db, userId: number, stocktakeId:
       // Then the codes counted that the warehouse does not have (created on completion).
       const unknown = () =>
         db('stocktake_lines as l')
-          .select('l.id', 'l.code', db.raw('NULL as name'), db.raw('0 as expected'), 'l.counted', 'l.counted_at', 'l.counted_by')
+          .select(
+            'l.id',
+            'l.code',
+            db.raw('NULL as ??', ['name']),
+            db.raw('? as ??', [0, 'expected']),
+            'l.counted',
+            'l.counted_at',
+            'l.counted_by',
+          )
           .where('l.stocktake_id', stocktakeId)
           .whereNull('l.goods_id');
       for await (const l of streamRows<LineRow>(db, unknown, { idColumn: 'l.id', idKey: 'id', order: 'asc' })) yield lineCells(l);
