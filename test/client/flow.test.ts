@@ -12,11 +12,10 @@ describe('mini-program client (built bundle) against the server', () => {
   let lab: PhoneLab;
   let fake: FakeWechat;
   let t: TestApp;
-  let url: string;
 
   beforeAll(async () => {
     lab = await startPhoneLab();
-    ({ fake, t, url } = lab);
+    ({ fake, t } = lab);
   });
   afterAll(async () => {
     await lab?.close();
@@ -160,9 +159,7 @@ describe('mini-program client (built bundle) against the server', () => {
   it('turns the server refusing an oversized batch into an error for every call in it', async () => {
     const { shim, client } = await readyPhone({ client: { maxBatchSize: 100, maxURLLength: 100_000 } });
     const before = shim.requests.length;
-    const results = await Promise.allSettled(
-      Array.from({ length: t.config.maxBatchSize + 1 }, () => client.auth.me.query()),
-    );
+    const results = await Promise.allSettled(Array.from({ length: t.config.maxBatchSize + 1 }, () => client.auth.me.query()));
     expect(shim.requests.length - before).toBe(1);
     for (const r of results) {
       expect(r.status).toBe('rejected');
@@ -258,7 +255,8 @@ describe('mini-program client (built bundle) against the server', () => {
     expect(await client.goods.scan.query({ directoryId: dirId, code: 'Q' })).toBeNull();
     expect(shim.requests.slice(before).map((r) => r.outcome)).toEqual(['fail', 'success']);
 
-    for (let i = 0; i < 3; i++) shim.injectFailure({ match: isScan, mode: 'before-send', errMsg: 'request:fail net::ERR_NAME_NOT_RESOLVED' });
+    for (let i = 0; i < 3; i++)
+      shim.injectFailure({ match: isScan, mode: 'before-send', errMsg: 'request:fail net::ERR_NAME_NOT_RESOLVED' });
     before = shim.requests.length;
     const err = await rejection(client.goods.scan.query({ directoryId: dirId, code: 'Q' }));
     expect(shim.requests.length - before).toBe(3);

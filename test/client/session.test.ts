@@ -11,11 +11,10 @@ describe('mini-program client sessions (built bundle)', () => {
   let lab: PhoneLab;
   let fake: FakeWechat;
   let t: TestApp;
-  let url: string;
 
   beforeAll(async () => {
     lab = await startPhoneLab();
-    ({ fake, t, url } = lab);
+    ({ fake, t } = lab);
   });
   afterAll(async () => {
     await lab?.close();

@@ -42,7 +42,7 @@ describe('export.create kind stocktake (against the assumed stocktake schema)', 
     ]);
     const goods = (await t.db('goods').select('id', 'code').where({ directory_id: dirId })) as { id: number; code: string }[];
     const c1 = goods.find((g) => g.code === 'C1')!.id;
-    [stocktakeId] = (await t.db('stocktakes').insert({ directory_id: dirId, status: 'open' })) as number[];
+    stocktakeId = ((await t.db('stocktakes').insert({ directory_id: dirId, status: 'open' })) as number[])[0]!;
     await t.db('stocktake_lines').insert([
       {
         stocktake_id: stocktakeId,

@@ -50,6 +50,29 @@ const SPECS: Record<string, ProcedureSpec> = {
   'directory.create': { fields: [text('name', 1, 100, true)] },
   'directory.rename': { fields: [id('id'), text('name', 1, 100, true)], foreign: [404] },
   'directory.delete': { fields: [id('id')], foreign: [404] },
+  'directory.members': { fields: [id('directoryId')], foreign: [404] },
+  'directory.setRole': {
+    fields: [id('directoryId'), id('userId'), { name: 'role', kind: 'enum', values: ['manager', 'clerk', 'viewer'], required: true }],
+    foreign: [404],
+  },
+  'directory.removeMember': { fields: [id('directoryId'), id('userId')], foreign: [404] },
+  'directory.leave': { fields: [id('directoryId')], foreign: [404] },
+  'directory.transferOwnership': { fields: [id('directoryId'), id('userId')], foreign: [404] },
+  'invite.create': {
+    fields: [
+      id('directoryId'),
+      { name: 'role', kind: 'enum', values: ['manager', 'clerk', 'viewer'], required: true },
+      { name: 'maxUses', kind: 'int', min: 1, max: 100 },
+      { name: 'expiresInHours', kind: 'int', min: 1, max: 168 },
+    ],
+    foreign: [404],
+  },
+  'invite.list': { fields: [id('directoryId')], foreign: [404] },
+  'invite.revoke': { fields: [id('id')], foreign: [404] },
+  // Any token that is not a live invitation's is unknown (404); the limit counts UTF-16 units, so a
+  // generated token of 128 code points with emoji in it is too long (400).
+  'invite.preview': { fields: [text('token', 1, 128, true)], foreign: [400, 404] },
+  'invite.accept': { fields: [text('token', 1, 128, true)], foreign: [400, 404] },
   'goods.scan': { fields: [id('directoryId'), text('code', 1, 255, true)], foreign: [404] },
   'goods.stockIn': {
     fields: [
@@ -176,7 +199,7 @@ describe('fuzz: every procedure over HTTP', () => {
 
   it('has a fuzz spec for every procedure of the router', () => {
     expect(procedures.map((p) => p.path).sort()).toEqual(Object.keys(SPECS).sort());
-    expect(procedures).toHaveLength(17);
+    expect(procedures).toHaveLength(31);
   });
 
   function casesFor(p: (typeof procedures)[number]): fc.Arbitrary<Case> {

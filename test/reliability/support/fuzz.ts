@@ -23,13 +23,14 @@ export type FieldKind =
   | 'gender'
   | 'avatarUrl'
   | 'enum'
-  | 'date';
+  | 'date'
+  | 'int';
 
 export interface FieldSpec {
   name: string;
   kind: FieldKind;
   required?: boolean;
-  /** For text: minimum and maximum length (code points); for base64: maximum length. */
+  /** For text: minimum and maximum length (code points); for base64: maximum length; for int: the range. */
   min?: number;
   max?: number;
   /** null is an accepted value (the profile's "clear this field"). */
@@ -225,6 +226,14 @@ export function invalidValue(field: FieldSpec, maxBig: number): fc.Arbitrary<unk
     }
     case 'date':
       return fc.constantFrom('2026-01-01', 5, true, null, [], {}, '');
+    case 'int': {
+      const min = field.min ?? 0;
+      const max = field.max ?? 100;
+      return fc.oneof(
+        fc.constantFrom(min - 1, max + 1, min + 0.5, String(min), true, null, Number.NaN, [], {}),
+        fc.integer({ min: max + 1 }),
+      );
+    }
     case 'avatarUrl':
       return fc.oneof(
         fc.constantFrom('javascript:alert(1)', 'ftp://example.com/a.png', 'http://a b', 'data:text/html,<b>x</b>', '//evil'),
@@ -261,6 +270,8 @@ export function validValue(field: FieldSpec, ids: readonly number[]): fc.Arbitra
       return fc.constant('https://example.com/a.png');
     case 'enum':
       return fc.constantFrom(...(field.values ?? []));
+    case 'int':
+      return fc.integer({ min: field.min ?? 0, max: field.max ?? 100 });
     case 'date':
       return fc.date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2030-01-01T00:00:00Z'), noInvalidDate: true });
   }
