@@ -9,6 +9,7 @@ import { registerTrpc, type TrpcTransport } from './http/trpc-transport';
 import type { Config } from './config';
 import { createDb, type Db } from './db/knex';
 import { observeTransactions } from './db/tx';
+import { registerFiles } from './files/routes';
 import { appRouter } from './routers/_app';
 import { contextFactory } from './trpc';
 
@@ -119,6 +120,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   });
 
   await registerLoginRateLimit(app, { loginRateLimit: config.loginRateLimit, ...limits, ...errorReplies });
+
+  // Spreadsheets (export links and imports) in a scope of their own, beside the tRPC scope.
+  await registerFiles(app, { db, now: deps.now ?? (() => new Date()), ...errorReplies });
 
   await registerTrpc(app, {
     prefix: '/trpc',

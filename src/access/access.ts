@@ -39,7 +39,7 @@ export function roleAllows(role: Role, action: Action): boolean {
   return RANK[role] >= RANK[LOWEST_ROLE[action]];
 }
 
-export type Missing = 'Directory' | 'Goods' | 'Member' | 'Invite' | 'Stocktake';
+export type Missing = 'Directory' | 'Goods' | 'Member' | 'Invite' | 'Stocktake' | 'Import';
 
 export function notFound(what: Missing): TRPCError {
   return new TRPCError({ code: 'NOT_FOUND', message: `${what} not found` });

@@ -2,7 +2,9 @@ import { createTRPCClient, TRPCClientError, type TRPCClient } from '@trpc/client
 import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../routers/_app';
 import { DEFAULT_IDEMPOTENT_MUTATIONS, requestIdLink } from './requestId';
-import { sessionLink } from './sessionLink';
+import superjson from 'superjson';
+import { registerFileTransport } from './files';
+import { createLoginGate, sessionLink } from './sessionLink';
 import { globalWx, type WxApi } from './wx';
 import { wxLink, type WxLinkOptions } from './wxLink';
 
@@ -33,6 +35,11 @@ export interface ScancodeClientOptions extends Omit<WxLinkOptions, 'getToken' | 
   onLogin?: (result: LoginResult) => void;
   /** wx.login `timeout`, in ms. */
   loginTimeout?: number;
+  /**
+   * Where the `/files/…` paths of exports and imports are (downloadExport, uploadImport); default:
+   * `url` without its last segment, e.g. `https://api.example.com` for `https://api.example.com/trpc`.
+   */
+  filesUrl?: string;
 }
 
 export type ScancodeClient = TRPCClient<AppRouter>;
@@ -62,6 +69,7 @@ export function createScancodeClient(options: ScancodeClientOptions): ScancodeCl
     loginExtras,
     onLogin,
     loginTimeout,
+    filesUrl,
     ...linkOptions
   } = options;
   const wx = options.wx ?? globalWx();
@@ -80,16 +88,26 @@ export function createScancodeClient(options: ScancodeClientOptions): ScancodeCl
     onLogin?.(result);
   };
 
+  // One login gate for the tRPC calls and the file uploads alike.
+  const gate = createLoginGate(login);
   const client: ScancodeClient = createTRPCClient<AppRouter>({
     links: [
       requestIdLink({ paths: idempotentMutations ?? DEFAULT_IDEMPOTENT_MUTATIONS, generate: generateRequestId }),
       sessionLink({
         login,
+        gate,
         hasToken: () => getToken() !== null,
         onLogout: () => wx.removeStorageSync(tokenKey),
       }),
       wxLink({ ...linkOptions, wx, getToken }),
     ],
+  });
+  registerFileTransport(client, {
+    wx,
+    filesBase: (filesUrl ?? options.url.replace(/\/+$/, '').replace(/\/[^/]*$/, '')).replace(/\/+$/, ''),
+    getToken,
+    gate,
+    transformer: options.transformer ?? superjson,
   });
   return client;
 }

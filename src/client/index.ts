@@ -8,9 +8,10 @@ export {
   type ScancodeClient,
   type ScancodeClientOptions,
 } from './createScancodeClient';
+export { downloadExport, type UploadImportInput, uploadImport } from './files';
 export { codeKeyForHttpStatus, errorCode, isNetworkError, WxRequestError } from './errors';
 export { createRequestId, DEFAULT_IDEMPOTENT_MUTATIONS, requestIdLink, type RequestIdLinkOptions } from './requestId';
-export { sessionLink, type SessionLinkOptions } from './sessionLink';
+export { createLoginGate, type LoginGate, sessionLink, type SessionLinkOptions } from './sessionLink';
 export type { WxApi } from './wx';
 export {
   DEFAULT_MAX_BATCH_SIZE,

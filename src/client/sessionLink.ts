@@ -14,6 +14,8 @@ export interface SessionLinkOptions {
   isLogoutCall?: (op: Operation) => boolean;
   /** Called after a logout call (or when it finds the session already gone), to forget the token. */
   onLogout?: () => void;
+  /** The login gate to share with calls outside tRPC (file uploads); default: one of its own over `login`. */
+  gate?: LoginGate;
 }
 
 /**
@@ -21,29 +23,47 @@ export interface SessionLinkOptions {
  * Every call waiting at the same time shares one login, so five parallel calls with an expired
  * token cost one `wx.login`, not five (a code is single-use, and WeChat rate-limits logins).
  */
+/**
+ * One login at a time, shared by every call that needs it: the tRPC calls (sessionLink) and the
+ * file transfers that travel outside tRPC (uploadImport), so a 401 on each of them at once still
+ * costs a single `wx.login`.
+ */
+export interface LoginGate {
+  /** Bumped by every completed login: a 401 for a request sent before it needs a retry, not a new login. */
+  generation(): number;
+  /** Logs in, unless a login completed since `seenGeneration` (then resolves at once); joins one in flight. */
+  ensure(seenGeneration: number): Promise<void>;
+}
+
+export function createLoginGate(login: () => Promise<unknown>): LoginGate {
+  let generation = 0;
+  let inFlight: Promise<void> | null = null;
+  return {
+    generation: () => generation,
+    ensure(seenGeneration) {
+      if (generation !== seenGeneration) return Promise.resolve();
+      if (!inFlight) {
+        const clear = () => {
+          inFlight = null;
+        };
+        inFlight = Promise.resolve()
+          .then(login)
+          .then(() => {
+            generation++;
+          });
+        // `finally` is ES2018; mini-program runtimes are only guaranteed ES2017.
+        inFlight.then(clear, clear);
+      }
+      return inFlight;
+    },
+  };
+}
+
 export function sessionLink<TRouter extends AnyRouter = AnyRouter>(opts: SessionLinkOptions): TRPCLink<TRouter> {
   const isLoginCall = opts.isLoginCall ?? ((op: Operation) => op.path === 'auth.login');
   const isLogoutCall = opts.isLogoutCall ?? ((op: Operation) => op.path === 'auth.logout');
-  /** Bumped by every completed login: a 401 for a request sent before it needs a retry, not a new login. */
-  let generation = 0;
-  let inFlight: Promise<void> | null = null;
-
-  function ensureLogin(seenGeneration: number): Promise<void> {
-    if (generation !== seenGeneration) return Promise.resolve();
-    if (!inFlight) {
-      const clear = () => {
-        inFlight = null;
-      };
-      inFlight = Promise.resolve()
-        .then(opts.login)
-        .then(() => {
-          generation++;
-        });
-      // `finally` is ES2018; mini-program runtimes are only guaranteed ES2017.
-      inFlight.then(clear, clear);
-    }
-    return inFlight;
-  }
+  const gate = opts.gate ?? createLoginGate(opts.login);
+  const ensureLogin = (seen: number) => gate.ensure(seen);
 
   return () =>
     ({ op, next }) =>
@@ -82,7 +102,7 @@ export function sessionLink<TRouter extends AnyRouter = AnyRouter>(opts: Session
         };
 
         const run = () => {
-          const seen = generation;
+          const seen = gate.generation();
           current = next(op).subscribe({
             next: (value) => observer.next(value),
             complete: () => observer.complete(),
@@ -94,7 +114,7 @@ export function sessionLink<TRouter extends AnyRouter = AnyRouter>(opts: Session
         };
 
         if (opts.hasToken()) run();
-        else login(generation);
+        else login(gate.generation());
 
         return () => {
           closed = true;

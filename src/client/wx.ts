@@ -6,7 +6,9 @@
  */
 
 /** The part of `wx` the client uses; tests pass a shim with the same shape. */
-export type WxApi = Pick<WechatMiniprogram.Wx, 'request' | 'login' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'>;
+export type WxApi = Pick<WechatMiniprogram.Wx, 'request' | 'login' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'> &
+  // Only downloadExport and uploadImport need these: a `wx` without them still makes a client.
+  Partial<Pick<WechatMiniprogram.Wx, 'downloadFile' | 'uploadFile'>>;
 
 export type WxRequestOption = WechatMiniprogram.RequestOption;
 export type WxRequestTask = WechatMiniprogram.RequestTask;

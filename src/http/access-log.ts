@@ -8,6 +8,7 @@ import { splitUrl } from './url';
  * and each line is a write to the log's file descriptor: the second line cost more of a scan's CPU
  * than anything else left in the server (figures in bench/README.md).
  */
+
 export function registerAccessLog(app: FastifyInstance): void {
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ req, res: reply, responseTime: reply.elapsedTime }, 'request completed');
@@ -17,8 +18,8 @@ export function registerAccessLog(app: FastifyInstance): void {
 
 /** Query parameters that say how a request was made rather than what it carries. */
 const SAFE_QUERY = /^(batch=[^&]*)$/;
-/** Paths whose last segment is a secret (a download link's token). */
-const SECRET_PATH = /^(\/files\/)[^/?]+/;
+/** A download link's path is its secret (`/files/<token>.xlsx` needs no session); uploads are not. */
+const SECRET_PATH = /^(\/files\/)(?!imports$)[^?#]+/;
 
 /**
  * The URL as a log line may show it. A tRPC query carries its input in the query string (an

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 
 /**
  * A `wx` for tests: `wx.request` performs real HTTP (node:http) with the mini-program's callback
@@ -56,6 +60,45 @@ export interface InjectedFailure {
 /** Milliseconds before a request leaves "the device": fixed, or chosen per request. */
 export type Latency = number | ((req: RecordedRequest) => number);
 
+export interface ShimDownloadOption {
+  url: string;
+  header?: Record<string, string>;
+  success?: (res: { tempFilePath: string; statusCode: number; errMsg: string }) => void;
+  fail?: (err: { errMsg: string; errno: number }) => void;
+  complete?: (res: unknown) => void;
+}
+
+export interface ShimUploadOption {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: Record<string, string>;
+  formData?: Record<string, string>;
+  success?: (res: { data: string; statusCode: number; errMsg: string }) => void;
+  fail?: (err: { errMsg: string; errno: number }) => void;
+  complete?: (res: unknown) => void;
+}
+
+/** One HTTP exchange for the file calls: the whole response body, or the network error. */
+function exchange(
+  url: string,
+  method: string,
+  headers: Record<string, string | number>,
+  body: Buffer | undefined,
+  done: (err: Error | null, res?: { statusCode: number; body: Buffer }) => void,
+): () => void {
+  const req = httpRequest(url, { method, headers }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => done(null, { statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    res.on('error', (err) => done(err));
+  });
+  req.on('error', (err) => done(err));
+  if (body) req.write(body);
+  req.end();
+  return () => req.destroy();
+}
+
 export interface WxShimOptions {
   /** wx.login's code; default: a fresh code from the fake WeChat. */
   loginCode: () => string;
@@ -77,7 +120,11 @@ export interface WxShim {
     getStorageSync(key: string): unknown;
     setStorageSync(key: string, value: unknown): void;
     removeStorageSync(key: string): void;
+    downloadFile(option: ShimDownloadOption): { abort(): void };
+    uploadFile(option: ShimUploadOption): { abort(): void };
   };
+  /** Every wx.downloadFile / wx.uploadFile, as sent. */
+  transfers: RecordedRequest[];
   storage: Map<string, unknown>;
   requests: RecordedRequest[];
   /** How many times wx.login was called. */
@@ -109,9 +156,11 @@ export function createWxShim(opts: WxShimOptions): WxShim {
   const parseJSON = opts.parseJSON ?? JSON.parse;
   let latency: Latency = opts.latencyMs ?? 0;
 
+  const transfers: RecordedRequest[] = [];
   const shim: WxShim = {
     storage,
     requests,
+    transfers,
     logins: 0,
     abortedTasks: 0,
     injectFailure(f) {
@@ -264,6 +313,70 @@ export function createWxShim(opts: WxShimOptions): WxShim {
       },
       removeStorageSync(key) {
         storage.delete(key);
+      },
+
+      // wx.downloadFile: the body goes to a temporary file; `success` for every HTTP status, as on a phone.
+      downloadFile(option) {
+        const header = { ...option.header };
+        const record: RecordedRequest = { url: option.url, method: 'GET', header, body: undefined, outcome: 'pending' };
+        transfers.push(record);
+        const abort = exchange(option.url, 'GET', header, undefined, (err, res) => {
+          setImmediate(() => {
+            if (err || !res) {
+              record.outcome = 'fail';
+              option.fail?.({ errMsg: `downloadFile:fail ${err?.message ?? ''}`, errno: 600001 });
+            } else {
+              record.outcome = 'success';
+              record.statusCode = res.statusCode;
+              const tempFilePath = join(tmpdir(), `wxfile-tmp-${randomBytes(6).toString('hex')}`);
+              writeFileSync(tempFilePath, res.body);
+              option.success?.({ tempFilePath, statusCode: res.statusCode, errMsg: 'downloadFile:ok' });
+            }
+            option.complete?.({});
+          });
+        });
+        return { abort };
+      },
+
+      // wx.uploadFile: a multipart/form-data POST of formData and the file; `data` is the body as text.
+      uploadFile(option) {
+        const boundary = `----wxshim${randomBytes(8).toString('hex')}`;
+        const parts: Buffer[] = [];
+        for (const [name, value] of Object.entries(option.formData ?? {})) {
+          parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+        }
+        parts.push(
+          Buffer.from(
+            `--${boundary}\r\ncontent-disposition: form-data; name="${option.name}"; filename="${basename(option.filePath)}"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+          ),
+          readFileSync(option.filePath),
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        );
+        const body = Buffer.concat(parts);
+        const header = { ...option.header };
+        const record: RecordedRequest = { url: option.url, method: 'POST', header, body: undefined, outcome: 'pending' };
+        transfers.push(record);
+        const abort = exchange(
+          option.url,
+          'POST',
+          { ...header, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length },
+          body,
+          (err, res) => {
+            setImmediate(() => {
+              if (err || !res) {
+                record.outcome = 'fail';
+                option.fail?.({ errMsg: `uploadFile:fail ${err?.message ?? ''}`, errno: 600001 });
+              } else {
+                record.outcome = 'success';
+                record.statusCode = res.statusCode;
+                record.responseText = res.body.toString('utf8');
+                option.success?.({ data: record.responseText, statusCode: res.statusCode, errMsg: 'uploadFile:ok' });
+              }
+              option.complete?.({});
+            });
+          },
+        );
+        return { abort };
       },
     },
   };

@@ -12,7 +12,10 @@ const ROOT = path.resolve(__dirname, '../..');
 const APP_TABLES = [
   'directories',
   'directory_members',
+  'export_links',
   'goods',
+  'import_rows',
+  'imports',
   'invites',
   'logs',
   'request_results',

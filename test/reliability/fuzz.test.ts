@@ -163,9 +163,33 @@ const SPECS: Record<string, ProcedureSpec> = {
     foreign: [200, 400, 404],
   },
   'goods.delete': { fields: [id('id')], foreign: [404] },
+  // A link to the caller's own history (200; nothing of the warehouse tables changes), another
+  // user's warehouse or stocktake (404), or a combination the rules refuse (400: goods without a
+  // warehouse, from after to).
+  'export.create': {
+    fields: [
+      { name: 'kind', kind: 'enum', values: ['goods', 'log', 'stocktake'], required: true },
+      id('directoryId', false),
+      id('stocktakeId', false),
+      { name: 'from', kind: 'date' },
+      { name: 'to', kind: 'date' },
+      { name: 'format', kind: 'enum', values: ['xlsx', 'csv'] },
+      { name: 'timeZone', kind: 'enum', values: ['Asia/Shanghai', 'UTC', 'Europe/Berlin'] },
+    ],
+    foreign: [200, 400, 404],
+  },
+  'import.get': { fields: [id('importId')], foreign: [404] },
+  'import.rows': {
+    fields: [id('importId'), { name: 'action', kind: 'enum', values: ['create', 'update', 'unchanged', 'error'] }, ...page],
+    foreign: [404],
+  },
+  'import.confirm': {
+    fields: [id('importId'), { name: 'quantityMode', kind: 'enum', values: ['set', 'add'] }, { name: 'requestId', kind: 'requestId' }],
+    foreign: [404, 409],
+  },
   // Filters on the caller's own history: another user's ids simply match nothing.
   'log.list': {
-    fields: [id('directoryId', false), id('goodsId', false), { name: 'type', kind: 'logType' }, ...page],
+    fields: [id('directoryId', false), id('goodsId', false), { name: 'type', kind: 'logType' }, id('actorId', false), ...page],
     foreign: [200],
   },
 };
