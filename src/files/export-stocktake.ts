@@ -4,14 +4,9 @@ import { streamRows } from './rows';
 import type { CellValue, SheetColumn } from './sheet-writer';
 
 /*
- * The stocktake-lines export (export.create kind 'stocktake').
- *
- * TO WIRE AFTER MERGING ISSUE 14: the stocktake tables are made on another branch. This file is
- * written against API.md's `Stocktake` and `StocktakeLine` and the table names assumed below
- * (`stocktakes`: id, directory_id; `stocktake_lines`: stocktake_id, goods_id, code, expected,
- * counted, counted_at, counted_by); check them against issue 14's migration and adjust the two
- * queries. Until the tables exist every stocktake id is unknown, and the export answers NOT_FOUND,
- * as for any stocktake the caller cannot see (test/files/export.test.ts checks that refusal).
+ * The stocktake-lines export (export.create kind 'stocktake'): the lines stocktake.lines lists, every
+ * live goods of the warehouse (counted or not) and every counted code the warehouse does not have.
+ * Lines are keyed by code (migrations/20261129020000_stocktakes.ts), so goods and lines meet on it.
  */
 
 export const STOCKTAKE_COLUMNS: readonly SheetColumn[] = [
@@ -23,17 +18,6 @@ export const STOCKTAKE_COLUMNS: readonly SheetColumn[] = [
   { header: '盘点时间 countedAt', kind: 'date', width: 20 },
   { header: '盘点人 countedBy', kind: 'int', width: 12 },
 ];
-
-const hasTables = new WeakMap<Db, Promise<boolean>>();
-
-function stocktakeTablesExist(db: Db): Promise<boolean> {
-  let found = hasTables.get(db);
-  if (!found) {
-    found = Promise.all([db.schema.hasTable('stocktakes'), db.schema.hasTable('stocktake_lines')]).then(([a, b]) => a && b);
-    hasTables.set(db, found);
-  }
-  return found;
-}
 
 interface LineRow extends Record<string, unknown> {
   id: number;
@@ -63,7 +47,6 @@ function lineCells(l: LineRow): CellValue[] {
 
 /** The export of one stocktake's lines; NOT_FOUND unless the user is a member of its live warehouse. */
 export async function stocktakeExportSource(db: Db, userId: number, stocktakeId: number, dateTag: string) {
-  if (!(await stocktakeTablesExist(db))) throw notFound('Stocktake');
   const st = (await db('stocktakes as s')
     .join('directories as d', 'd.id', 's.directory_id')
     .join('directory_members as m', (on) => on.on('m.directory_id', 'd.id').andOnVal('m.user_id', userId))
@@ -81,7 +64,7 @@ export async function stocktakeExportSource(db: Db, userId: number, stocktakeId:
       // Every live goods of the warehouse, counted or not: an uncounted line expects what is on hand now.
       const known = () =>
         db('goods as g')
-          .leftJoin('stocktake_lines as l', (on) => on.on('l.goods_id', 'g.id').andOnVal('l.stocktake_id', stocktakeId))
+          .leftJoin('stocktake_lines as l', (on) => on.on('l.code', 'g.code').andOnVal('l.stocktake_id', stocktakeId))
           .select(
             'g.id',
             'g.code',
@@ -106,7 +89,13 @@ export async function stocktakeExportSource(db: Db, userId: number, stocktakeId:
             'l.counted_by',
           )
           .where('l.stocktake_id', stocktakeId)
-          .whereNull('l.goods_id');
+          .whereNotExists((q) =>
+            q
+              .select(db.raw('1'))
+              .from('goods as g')
+              .where({ 'g.directory_id': directoryId, 'g.live': 1 })
+              .whereRaw('?? = ??', ['g.code', 'l.code']),
+          );
       for await (const l of streamRows<LineRow>(db, unknown, { idColumn: 'l.id', idKey: 'id', order: 'asc' })) yield lineCells(l);
     },
   };
