@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { expectTRPCError } from '../domain/helpers';
 import { addMember, defaultDirectory, download, seedGoods, xlsxRows } from './support';
 
@@ -16,12 +16,11 @@ const HEADERS = [
 ];
 
 describe('export.create and GET /files/…', () => {
-  let t: TestApp;
   let owner: TestUser;
   let dir: { id: number; name: string };
 
+  const t = useTestApp();
   beforeAll(async () => {
-    t = await createTestApp();
     owner = await t.newUser();
     dir = await defaultDirectory(owner);
     await owner.caller.directory.rename({ id: dir.id, name: '一号仓 "A/B"' });
@@ -32,9 +31,6 @@ describe('export.create and GET /files/…', () => {
       { code: '=cmd|calc', name: '+danger', quantity: 0, remarks: '@SUM(A1)', unit: '-' },
       { code: 'tab', name: '\tTabbed', remarks: "'=quoted" },
     ]);
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('streams the goods sheet as XLSX with the bilingual headers, codes as text and yuan with two decimals', async () => {

@@ -1,24 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows, expectTRPCError } from '../domain/helpers';
 import { addMember, csvOf, seedGoods, upload, xlsxOf } from './support';
 
 describe('POST /files/imports and import.get/rows/confirm', () => {
-  let t: TestApp;
   let owner: TestUser;
   let dirId: number;
 
+  const t = useTestApp();
   beforeAll(async () => {
-    t = await createTestApp();
     owner = await t.newUser();
     dirId = (await owner.caller.directory.create({ name: '导入仓' })).id;
     await seedGoods(t, owner, dirId, [
       { code: 'A1', name: '苹果', quantity: 10, unit: '个', price: 350, remarks: 'old' },
       { code: 'B2', name: '香蕉', quantity: 5, unit: '把', price: 1200, minQuantity: 2 },
     ]);
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   it('reads columns by header in any order and language, plans each row and names the row and column of each error', async () => {

@@ -1,8 +1,8 @@
 import { get } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { seedGoods } from './support';
 
 /*
@@ -50,13 +50,12 @@ function measuredDownload(url: string): Promise<{ status: number; bytes: number;
 }
 
 describe(`exporting ${GOODS.toLocaleString('en')} goods keeps memory flat`, () => {
-  let t: TestApp;
   let owner: TestUser;
   let dirId: number;
   let base: string;
 
+  const t = useTestApp();
   beforeAll(async () => {
-    t = await createTestApp();
     owner = await t.newUser();
     dirId = (await owner.caller.directory.create({ name: '大仓库' })).id;
     const goods = Array.from({ length: GOODS }, (_, i) => ({
@@ -71,9 +70,6 @@ describe(`exporting ${GOODS.toLocaleString('en')} goods keeps memory flat`, () =
     await seedGoods(t, owner, dirId, goods);
     base = await t.listen();
   }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-  });
 
   it('as CSV', { timeout: 120_000 }, async () => {
     const link = await owner.caller.export.create({ kind: 'goods', directoryId: dirId, format: 'csv' });

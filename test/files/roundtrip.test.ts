@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows } from '../domain/helpers';
 import { download, type SeedGoods, seedGoods, upload } from './support';
 
@@ -17,18 +17,14 @@ const AWKWARD: SeedGoods[] = [
 ];
 
 describe('a goods sheet exported and imported again changes nothing', () => {
-  let t: TestApp;
   let owner: TestUser;
   let dirId: number;
 
+  const t = useTestApp();
   beforeAll(async () => {
-    t = await createTestApp();
     owner = await t.newUser();
     dirId = (await owner.caller.directory.create({ name: '往返 🔁' })).id;
     await seedGoods(t, owner, dirId, AWKWARD);
-  });
-  afterAll(async () => {
-    await t?.close();
   });
 
   for (const format of ['xlsx', 'csv'] as const) {

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows, expectInvalid, expectTRPCError } from '../domain/helpers';
 import { addMember, inventorySnapshot } from './helpers';
 
 describe('goods details, directory figures and goods.adjust', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   async function warehouse(): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { expectTRPCError } from '../domain/helpers';
 import { addMember } from './helpers';
 
 describe('low stock', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   async function goodsWith(u: TestUser, directoryId: number, code: string, quantity: number, minQuantity: number | null) {
     const { goods } = await u.caller.goods.stockIn({ directoryId, code, quantity: Math.max(1, quantity) });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { calendarDays, startOfDay } from '../../src/report/daily';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { expectInvalid, expectTRPCError } from '../domain/helpers';
 import { addMember } from './helpers';
 
@@ -32,15 +32,14 @@ describe('day boundaries of a time zone', () => {
 });
 
 describe('report.daily', () => {
-  let t: TestApp;
   let owner: TestUser;
   let a: number;
   let b: number;
   // 23:00 on 30 June in Shanghai.
   const start = new Date('2026-06-30T15:00:00.000Z');
 
+  const t = useTestApp({ clock: () => start });
   beforeAll(async () => {
-    t = await createTestApp({ clock: () => start });
     owner = await t.newUser();
     a = (await owner.caller.directory.create({ name: 'rep A' })).id;
     b = (await owner.caller.directory.create({ name: 'rep B' })).id;
@@ -62,9 +61,6 @@ describe('report.daily', () => {
     await c.stocktake.count({ stocktakeId: st.id, code: 'new', quantity: 6 });
     await c.stocktake.complete({ id: st.id });
     await c.directory.rename({ id: b, name: 'rep B2' }); // not a movement
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   /** The history's own sums per day of `zone`, computed here from every row. */

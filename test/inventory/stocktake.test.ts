@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows, expectTRPCError } from '../domain/helpers';
 import { addMember, inventorySnapshot, settle } from './helpers';
 
 describe('stocktake', () => {
-  let tdb: TestDb;
-  let t: TestApp;
-  beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 30 });
-    t = await createTestApp({ tdb });
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
-  });
+  const t = useTestApp({ poolMax: 30 });
 
   async function warehouse(name = 'shelf'): Promise<TestUser & { dirId: number }> {
     const u = await t.newUser();

@@ -1,21 +1,11 @@
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows, expectInvalid, expectTRPCError } from '../domain/helpers';
 import { addMember, inventorySnapshot, settle } from './helpers';
 
 describe('goods.transfer', () => {
-  let tdb: TestDb;
-  let t: TestApp;
-  beforeAll(async () => {
-    tdb = await createTestDb({ poolMax: 40 });
-    t = await createTestApp({ tdb });
-  });
-  afterAll(async () => {
-    await t.close();
-    await tdb.destroy();
-  });
+  const t = useTestApp({ poolMax: 40 });
 
   async function twoWarehouses(): Promise<TestUser & { a: number; b: number }> {
     const u = await t.newUser();
