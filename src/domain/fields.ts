@@ -60,3 +60,16 @@ export const pageInput = {
   cursor: z.string().max(64).nullish(),
   limit: z.number().int().min(1).max(100).default(20),
 };
+
+/** A time zone Intl knows, e.g. Asia/Shanghai. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone name, as the report and the exports take it. */
+export const timeZone = z.string().max(64).refine(isTimeZone, { message: 'Must be an IANA time zone such as Asia/Shanghai' });

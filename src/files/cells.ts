@@ -64,16 +64,6 @@ export function yuanText(fen: number): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-/** A time zone Intl knows, e.g. Asia/Shanghai. */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Wall-clock time in a time zone, as text and as a spreadsheet date. Intl's formatToParts costs
  * about 9 µs a call, as much as writing the whole CSV row; but a zone's UTC offset only changes at

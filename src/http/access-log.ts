@@ -27,6 +27,8 @@ const SECRET_PATH = /^(\/files\/)(?!imports$)[^?#]+/;
  * neither may reach a log, so the input is dropped and a secret path segment is masked.
  */
 export function loggableUrl(url: string): string {
+  // Most URLs carry neither (a POSTed mutation, /healthz): nothing to rewrite.
+  if (!url.includes('?') && !url.startsWith('/files/')) return url;
   const { path, query } = splitUrl(url);
   const shownPath = path.replace(SECRET_PATH, '$1[redacted]');
   const shownQuery = query

@@ -26,15 +26,6 @@ const IN_TYPES = ['stock.in', 'transfer.in'] as const;
 const OUT_TYPES = ['stock.out', 'transfer.out'] as const;
 const ADJUST_TYPES = ['stock.adjust', 'stock.count', 'stock.import'] as const;
 
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface CalendarDate {
   y: number;
   m: number;

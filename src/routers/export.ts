@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { id } from '../domain/fields';
-import { isTimeZone } from '../files/cells';
+import { id, timeZone } from '../domain/fields';
 import { createExport, DEFAULT_TIME_ZONE } from '../files/export';
 import { protectedProcedure, router } from '../trpc';
 
@@ -15,7 +14,7 @@ export const exportRouter = router({
           from: z.date().optional(),
           to: z.date().optional(),
           format: z.enum(['xlsx', 'csv']).default('xlsx'),
-          timeZone: z.string().max(64).refine(isTimeZone, { message: 'Unknown time zone' }).default(DEFAULT_TIME_ZONE),
+          timeZone: timeZone.default(DEFAULT_TIME_ZONE),
         })
         .refine((v) => v.kind !== 'goods' || v.directoryId !== undefined, {
           message: 'A goods export needs directoryId',

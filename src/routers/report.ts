@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { id } from '../domain/fields';
-import { dailyReport, isTimeZone } from '../report/daily';
+import { id, timeZone } from '../domain/fields';
+import { dailyReport } from '../report/daily';
 import { protectedProcedure, router } from '../trpc';
 
 export const reportRouter = router({
@@ -10,11 +10,7 @@ export const reportRouter = router({
         directoryId: id.optional(),
         from: z.date(),
         to: z.date(),
-        timeZone: z
-          .string()
-          .max(64)
-          .refine(isTimeZone, { message: 'Must be an IANA time zone such as Asia/Shanghai' })
-          .default('Asia/Shanghai'),
+        timeZone: timeZone.default('Asia/Shanghai'),
       }),
     )
     .query(({ ctx, input }) => dailyReport(ctx.db, ctx.user.id, input)),
