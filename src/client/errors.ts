@@ -73,3 +73,16 @@ export function toClientError(err: unknown, meta?: WxResponseMeta): TRPCClientEr
   const cause = typeof err === 'object' && err !== null ? err : new Error(String(err));
   return TRPCClientError.from(cause, meta ? { meta: meta as Record<string, unknown> } : {});
 }
+
+/**
+ * A response body as JSON when it is JSON text, otherwise as it came: wx.request's dataType 'json'
+ * and wx.uploadFile both hand back the raw text of a body that does not parse (an HTML error page).
+ */
+export function jsonOrRaw(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,7 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../routers/_app';
-import { errorCode, networkError, toClientError, unexpectedResponseError, type WxResponseMeta } from './errors';
+import { errorCode, jsonOrRaw, networkError, toClientError, unexpectedResponseError, type WxResponseMeta } from './errors';
 import type { LoginGate } from './sessionLink';
 import type { WxApi } from './wx';
 import { SESSION_TOKEN_HEADER, type WireTransformer } from './wxLink';
@@ -52,15 +52,7 @@ interface ExportClient {
 /** Decodes a non-200 answer of the files routes: a tRPC error envelope, or whatever a gateway sent. */
 function failure(transport: FileTransport, statusCode: number, raw: unknown): TRPCClientError<AppRouter> {
   const meta: WxResponseMeta = { response: { statusCode, header: {} } };
-  let body = raw;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      body = raw;
-    }
-  }
-  const envelope = body as { error?: unknown } | null;
+  const envelope = jsonOrRaw(raw) as { error?: unknown } | null;
   if (envelope && typeof envelope === 'object' && 'error' in envelope) {
     try {
       const error = transport.transformer.deserialize(envelope.error) as { code?: unknown };

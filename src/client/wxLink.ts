@@ -2,7 +2,7 @@ import { TRPCClientError, type Operation, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
-import { abortedError, networkError, toClientError, unexpectedResponseError, type WxResponseMeta } from './errors';
+import { abortedError, jsonOrRaw, networkError, toClientError, unexpectedResponseError, type WxResponseMeta } from './errors';
 import { globalWx, type WxApi, type WxRequestOption, type WxRequestTask } from './wx';
 
 /** How inputs and outputs travel; the server uses superjson. */
@@ -207,15 +207,7 @@ export function wxLink<TRouter extends AnyRouter = AnyRouter>(opts: WxLinkOption
   }
 
   function deliver(items: Item[], statusCode: number, raw: unknown, meta: WxResponseMeta): void {
-    let body = raw;
-    if (typeof body === 'string') {
-      // dataType 'json' hands back the raw text when it does not parse (an HTML error page).
-      try {
-        body = JSON.parse(body);
-      } catch {
-        body = raw;
-      }
-    }
+    const body = jsonOrRaw(raw);
     items.forEach((it, index) => {
       if (it.done) return;
       let envelope: unknown;

@@ -1,5 +1,6 @@
 import type { PassThrough } from 'node:stream';
 import type { Actor } from '../access/access';
+import type { GoodsRow } from '../goods/goods';
 import { notFound } from '../access/access';
 import { generateToken, hashToken, isWellFormedToken } from '../auth/sessions';
 import { toDate, type Db, type Queryable } from '../db/knex';
@@ -85,17 +86,12 @@ const GOODS_COLUMNS_OUT: readonly SheetColumn[] = [
   { header: GOODS_HEADERS.lastActiveAt, kind: 'date', width: 20 },
 ];
 
-interface GoodsExportRow extends Record<string, unknown> {
-  id: number;
-  code: string;
-  name: string;
-  quantity: number;
-  unit: string;
-  price: number | null;
-  min_quantity: number | null;
-  remarks: string;
-  last_active_at: Date | number;
-}
+/** The goods columns the sheet shows (src/goods/goods.ts GoodsRow). */
+type GoodsExportRow = Pick<
+  GoodsRow,
+  'id' | 'code' | 'name' | 'quantity' | 'unit' | 'price' | 'min_quantity' | 'remarks' | 'last_active_at'
+> &
+  Record<string, unknown>;
 
 const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 

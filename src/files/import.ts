@@ -6,6 +6,7 @@ import { forUpdate, inTransaction, type Tx } from '../db/tx';
 import { lockDirectory } from '../directory/directories';
 import * as f from '../domain/fields';
 import { decodeCursor, encodeCursor, type Page } from '../domain/page';
+import type { GoodsRow } from '../goods/goods';
 import { MAX_QUANTITY } from '../goods/stock';
 import { type NewHistoryEntry, recordHistoryBatch } from '../history/history';
 import { GOODS_HEADERS, type GoodsColumn, restoreNeutralised } from './cells';
@@ -47,16 +48,8 @@ interface PlannedRow {
   message: string | null;
 }
 
-interface GoodsNow {
-  id: number;
-  code: string;
-  name: string;
-  quantity: number;
-  unit: string;
-  price: number | null;
-  min_quantity: number | null;
-  remarks: string;
-}
+/** What an import compares a row with (src/goods/goods.ts GoodsRow). */
+type GoodsNow = Pick<GoodsRow, 'id' | 'code' | 'name' | 'quantity' | 'unit' | 'price' | 'min_quantity' | 'remarks'>;
 
 const GOODS_NOW = ['id', 'code', 'name', 'quantity', 'unit', 'price', 'min_quantity', 'remarks'];
 
