@@ -35,7 +35,9 @@ export class TsMigrationSource implements Knex.MigrationSource<string> {
   }
 
   async getMigration(file: string): Promise<Migration> {
-    const mod = (await import(`../../migrations/${file}`)) as Partial<Migration> & { default?: Migration };
+    // The extension stays in the static part of the pattern, as bundlers ask of a dynamic import.
+    const name = file.replace(/\.ts$/, '');
+    const mod = (await import(`../../migrations/${name}.ts`)) as Partial<Migration> & { default?: Migration };
     const migration = typeof mod.up === 'function' ? (mod as Migration) : mod.default;
     if (!migration || typeof migration.up !== 'function') {
       throw new Error(`Migration ${file} exports no up() function`);
