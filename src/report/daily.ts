@@ -151,7 +151,8 @@ export async function dailyReport(
     .map(() => 'WHEN ?? < ? THEN ?')
     .join(' ');
   const bucketBindings = days.slice(1).flatMap((day, i) => ['l.created_at', new Date(day.start), i]);
-  const bucket = `CASE ${bucketCases} ELSE ? END`;
+  // A one-day report has no boundary to test: every row is day 0 (and `CASE ELSE … END` is no SQL).
+  const bucket = days.length > 1 ? `CASE ${bucketCases} ELSE ? END` : '?';
   const [inSql, inBindings] = sumOf(IN_TYPES, 1);
   const [outSql, outBindings] = sumOf(OUT_TYPES, -1);
   const [adjustSql, adjustBindings] = sumOf(ADJUST_TYPES, 1);

@@ -103,6 +103,13 @@ describe('report.daily', () => {
     expect(report.reduce((s, r) => s + r.net, 0)).toBe(onHand);
   });
 
+  it('a one-day report (from and to in the same day, or the same instant) is that day alone', async () => {
+    const day = { date: '2026-06-30', in: 10, out: 3, adjust: 0, net: 7 };
+    const instant = new Date('2026-06-30T01:00:00.000Z');
+    expect(await owner.caller.report.daily({ directoryId: a, from: instant, to: instant })).toEqual([day]);
+    expect(await owner.caller.report.daily({ directoryId: a, from: instant, to: new Date('2026-06-30T15:59:59.999Z') })).toEqual([day]);
+  });
+
   it('every warehouse the caller sees, in another zone: the same history, other days', async () => {
     const range = { from: new Date('2026-06-30T00:00:00.000Z'), to: new Date('2026-07-02T23:00:00.000Z') };
     for (const timeZone of ['UTC', 'America/New_York', 'Asia/Shanghai']) {
