@@ -18,13 +18,14 @@ import { MYSQL_DRIVER_OPTIONS, mysqlConnectionFromUrl } from '../src/db/knex';
 const LAST_SEEN_RESOLUTION_MS = 60_000;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const MAX_QUANTITY = 2_147_483_647;
-const GOODS_COLUMNS =
+/** The goods columns the app's GOODS_COLUMNS lists, for the bare routes' SQL. */
+export const GOODS_COLUMNS =
   '`id`, `directory_id`, `code`, `name`, `remarks`, `quantity`, `created_at`, `last_active_at`, `unit`, `price`, `min_quantity`';
 const GOODS_SELECT = `select ${GOODS_COLUMNS} from \`goods\``;
 /** Roles that may stock in (clerk and above), as src/access/access.ts says. */
 const STOCKING_ROLES = new Set(['clerk', 'manager', 'owner']);
 
-interface GoodsRow {
+export interface GoodsRow {
   id: number;
   directory_id: number;
   code: string;
@@ -49,7 +50,7 @@ class HttpError extends Error {
   }
 }
 
-function goodsJson(r: GoodsRow) {
+export function goodsJson(r: GoodsRow) {
   return {
     id: Number(r.id),
     directoryId: Number(r.directory_id),

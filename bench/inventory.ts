@@ -16,6 +16,7 @@ import { inTransaction } from '../src/db/tx';
 import { insertDirectory } from '../src/directory/directories';
 import { buildServer } from '../src/server';
 import { completeStocktake, startStocktake } from '../src/stocktake/stocktakes';
+import { GOODS_COLUMNS, type GoodsRow, goodsJson } from './bare';
 
 /*
  * The inventory rows of the benchmark (issue 14), self-contained:
@@ -329,39 +330,7 @@ async function rowT(db: Db, url: string, quick: boolean): Promise<InventoryRow> 
 
 // ---------------------------------------------------------------- the bare transfer route
 
-const GOODS_COLUMNS =
-  '`id`, `directory_id`, `code`, `name`, `remarks`, `quantity`, `created_at`, `last_active_at`, `unit`, `price`, `min_quantity`';
 const RANK: Record<string, number> = { viewer: 1, clerk: 2, manager: 3, owner: 4 };
-
-interface BareGoods {
-  id: number;
-  directory_id: number;
-  code: string;
-  name: string;
-  remarks: string;
-  quantity: number;
-  created_at: Date;
-  last_active_at: Date;
-  unit: string;
-  price: number | null;
-  min_quantity: number | null;
-}
-
-function goodsJson(g: BareGoods) {
-  return {
-    id: g.id,
-    directoryId: g.directory_id,
-    code: g.code,
-    name: g.name,
-    remarks: g.remarks,
-    quantity: Number(g.quantity),
-    createdAt: g.created_at.toISOString(),
-    lastActiveAt: g.last_active_at.toISOString(),
-    unit: g.unit,
-    price: g.price,
-    minQuantity: g.min_quantity,
-  };
-}
 
 const TRANSFER_META = {
   values: { 'from.createdAt': ['Date'], 'from.lastActiveAt': ['Date'], 'to.createdAt': ['Date'], 'to.lastActiveAt': ['Date'] },
@@ -415,7 +384,7 @@ async function buildBareTransfer(url: string) {
         const [rows] = (await conn.query(
           `select ${GOODS_COLUMNS} from \`goods\` where \`directory_id\` = ? and \`code\` = ? and \`live\` = ? limit ? for update`,
           [dirId, input.code, 1, 1],
-        )) as unknown as [BareGoods[]];
+        )) as unknown as [GoodsRow[]];
         return rows[0];
       };
       const source = await goodsFor(fromDir.id);

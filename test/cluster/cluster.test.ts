@@ -15,6 +15,7 @@ import { call, trpcData, type WireResponse } from '../reliability/support/http';
 import { NODE_PORTS, startGaleraCluster, type GaleraCluster } from './support/galera';
 import { appBalancerConfig, galeraBalancerConfig, HAPROXY, startBalancer, writeGaleraCheck, type Balancer } from './support/haproxy';
 import { freePort, killAll, sleep, waitFor } from './support/procs';
+import { sample } from '../helpers/metrics';
 
 /*
  * scancode on several machines, all on loopback: a 3-node MariaDB Galera cluster behind a TCP
@@ -104,16 +105,6 @@ async function historyOf(goodsId: number, type: string): Promise<Array<{ delta: 
     delta: number;
     quantity_after: number;
   }>;
-}
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }
 
 describe('scancode on a 3-node Galera cluster behind haproxy, two app nodes, Redis', () => {

@@ -4,22 +4,13 @@ import { mysqlConnectionFromUrl } from '../../src/db/knex';
 import { inTransaction } from '../../src/db/tx';
 import { useTestApp, type TestUser } from '../helpers/app';
 import { call, sessionHeaders } from '../reliability/support/http';
+import { sample } from '../helpers/metrics';
 
 /*
  * METRICS_PORT: Prometheus text on a listener of its own (never the public port), with request
  * counts and latencies per tRPC procedure and code, the database pool, transaction retries,
  * rate-limit refusals and the process's own metrics.
  */
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
 
 describe('metrics', () => {
   const t = useTestApp({ env: { METRICS_PORT: '0', LOGIN_RATE_LIMIT_MAX: '2' } });
