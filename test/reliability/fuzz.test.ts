@@ -174,7 +174,7 @@ const SPECS: Record<string, ProcedureSpec> = {
       { name: 'from', kind: 'date' },
       { name: 'to', kind: 'date' },
       { name: 'format', kind: 'enum', values: ['xlsx', 'csv'] },
-      { name: 'timeZone', kind: 'enum', values: ['Asia/Shanghai', 'UTC', 'Europe/Berlin'] },
+      { name: 'timeZone', kind: 'timeZone' },
     ],
     foreign: [200, 400, 404],
   },
