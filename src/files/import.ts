@@ -29,6 +29,12 @@ export const MAX_PRICE = 100_000_000;
 export const MAX_MIN_QUANTITY = 1_000_000;
 /** Rows per multi-row statement: well under SQLite's and MySQL's limits on bound values. */
 const CHUNK = 500;
+/**
+ * How long an import (its preview rows above all, up to 20,000 of them) is kept, confirmed or not.
+ * A week covers a preview looked at again days later; what is older is abandoned or long applied,
+ * and the history keeps what an applied import changed.
+ */
+export const IMPORT_KEEP_MS = 7 * 24 * 3600_000;
 
 /** A row's values; undefined = keep the goods' value (no column, or a blank name or quantity). */
 interface Values {
@@ -219,6 +225,12 @@ export async function planImport(
   const count = (action: ImportAction) => planned.filter((p) => p.action === action).length;
   const present = FIELDS.filter((field) => sheet.columns[field] !== undefined);
   return inTransaction(db, async (tx) => {
+    // Each upload clears its warehouse's expired imports (their rows go by the foreign key's cascade),
+    // so abandoned previews do not pile up; bounded by the warehouse's own imports, through its index.
+    await tx('imports')
+      .where('directory_id', opts.directoryId)
+      .where('created_at', '<', new Date(opts.now.getTime() - IMPORT_KEEP_MS))
+      .delete();
     const [id] = (await tx('imports').insert({
       directory_id: opts.directoryId,
       user_id: user.id,

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type TestUser, useTestApp } from '../helpers/app';
 import { countRows, expectTRPCError } from '../domain/helpers';
+import { IMPORT_KEEP_MS } from '../../src/files/import';
 import { addMember, csvOf, seedGoods, upload, xlsxOf } from './support';
 
 describe('POST /files/imports and import.get/rows/confirm', () => {
@@ -223,5 +224,52 @@ describe('POST /files/imports and import.get/rows/confirm', () => {
       );
       await refused({ name: 'empty.xlsx', data: await xlsxOf([]) }, 400, /no code column/);
     });
+  });
+});
+
+describe('imports are kept for a week', () => {
+  const t = useTestApp();
+
+  it("an upload clears its warehouse's imports older than IMPORT_KEEP_MS, rows included, and no other warehouse's", async () => {
+    const owner = await t.newUser();
+    const dirA = (await owner.caller.directory.create({ name: 'A' })).id;
+    const dirB = (await owner.caller.directory.create({ name: 'B' })).id;
+    const sheet = csvOf([
+      ['code', 'quantity'],
+      ['K1', 1],
+      ['K2', 2],
+    ]);
+    const send = async (directoryId: number) => {
+      const res = await upload(t, { token: owner.token, directoryId, file: { name: 'list.csv', data: sheet } });
+      expect(res.status).toBe(200);
+      return res.body.importId!;
+    };
+    const oldA = await send(dirA);
+    const confirmedA = await send(dirA);
+    await owner.caller.import.confirm({ importId: confirmedA });
+    const oldB = await send(dirB);
+
+    t.advanceClock(IMPORT_KEEP_MS - 60_000);
+    const recentA = await send(dirA);
+    // Not yet a week old: nothing is cleared.
+    for (const importId of [oldA, confirmedA]) expect(await owner.caller.import.get({ importId })).toMatchObject({ id: importId });
+
+    t.advanceClock(120_000);
+    const newA = await send(dirA);
+    for (const importId of [oldA, confirmedA]) {
+      await expectTRPCError(owner.caller.import.get({ importId }), 'NOT_FOUND');
+      expect(await countRows(t.db, 'import_rows', { import_id: importId })).toBe(0);
+    }
+    for (const importId of [recentA, newA, oldB]) {
+      expect(await owner.caller.import.get({ importId })).toMatchObject({ id: importId, rowCount: 2 });
+      expect(await countRows(t.db, 'import_rows', { import_id: importId })).toBe(2);
+    }
+    // What the confirmed import changed stays in the goods and the history.
+    const goods = await owner.caller.goods.list({ directoryId: dirA });
+    expect(goods.items.map((g) => [g.code, g.quantity]).sort()).toEqual([
+      ['K1', 1],
+      ['K2', 2],
+    ]);
+    expect(await countRows(t.db, 'logs', { directory_id: dirA, type: 'stock.import' })).toBe(2);
   });
 });
