@@ -77,6 +77,7 @@ export const NASTY_TEXT = [
   '%_\\%',
   'line\r\nbreak',
   '<script>alert(1)</script>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log-injection probe, meant literally
   '${jndi:ldap://x/a}',
   '{{7*7}}',
   'NaN',
