@@ -176,6 +176,11 @@ export function dbKind(db: Pick<Queryable, 'client'>): DbKind {
   return client === 'mysql2' || client === 'mysql' ? 'mysql' : 'sqlite';
 }
 
+/** A nullable numeric column: mysql2 gives BIGINT and DECIMAL values as strings; NULL stays null. */
+export function toNullableNumber(value: number | string | null | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
 /** Rows from SQLite carry timestamps as epoch milliseconds; MySQL gives Dates. */
 export function toDate(value: Date | number | string): Date {
   if (value instanceof Date) return value;

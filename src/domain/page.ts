@@ -35,15 +35,17 @@ export function decodeCursor(cursor: string): number {
 }
 
 /**
- * Runs `query` (already filtered) for one page ordered by `idColumn` desc. Fetches one extra row
- * to know whether another page exists without a COUNT.
+ * Runs `query` (already filtered) for one page ordered by `idColumn`, newest first unless `order`
+ * is 'asc' (a list in the order it was stored, such as an import's rows: the same promise with the
+ * interval turned round). Fetches one extra row to know whether another page exists without a COUNT.
  */
 export async function fetchPage<Row extends { id: number }, T>(
   query: Knex.QueryBuilder,
-  opts: { idColumn: string; cursor?: string | null; limit: number; map: (row: Row) => T },
+  opts: { idColumn: string; cursor?: string | null; limit: number; map: (row: Row) => T; order?: 'asc' | 'desc' },
 ): Promise<Page<T>> {
-  if (opts.cursor) query.where(opts.idColumn, '<', decodeCursor(opts.cursor));
-  const rows = (await query.orderBy(opts.idColumn, 'desc').limit(opts.limit + 1)) as Row[];
+  const order = opts.order ?? 'desc';
+  if (opts.cursor) query.where(opts.idColumn, order === 'desc' ? '<' : '>', decodeCursor(opts.cursor));
+  const rows = (await query.orderBy(opts.idColumn, order).limit(opts.limit + 1)) as Row[];
   const hasMore = rows.length > opts.limit;
   const pageRows = hasMore ? rows.slice(0, opts.limit) : rows;
   const last = pageRows[pageRows.length - 1];

@@ -64,9 +64,17 @@ export function yuanText(fen: number): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
+/** Characters no file system or download dialog likes, and control characters. */
+export function safeFileName(text: string): string {
+  return Array.from(text.replace(/[\\/:*?"<>|\p{Cc}]/gu, '_'))
+    .slice(0, 80)
+    .join('')
+    .trim();
+}
+
 /**
  * Wall-clock time in a time zone, as text and as a spreadsheet date. Intl's formatToParts costs
- * about 9 µs a call, as much as writing the whole CSV row; but a zone's UTC offset only changes at
+ * as much as writing the whole CSV row (bench/README.md); but a zone's UTC offset only changes at
  * instants that fall on a quarter hour, so it is looked up once per quarter hour of timestamps
  * and the rest is arithmetic.
  */

@@ -1,5 +1,6 @@
-import { notFound } from '../access/access';
-import { toDate, type Db } from '../db/knex';
+import { authorize, joinMembership } from '../access/access';
+import { toDate, toNullableNumber, type Db } from '../db/knex';
+import { safeFileName } from './cells';
 import { streamRows } from './rows';
 import type { CellValue, SheetColumn } from './sheet-writer';
 
@@ -29,11 +30,9 @@ interface LineRow extends Record<string, unknown> {
   counted_by: number | null;
 }
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
 function lineCells(l: LineRow): CellValue[] {
-  const expected = num(l.expected) ?? 0;
-  const counted = num(l.counted);
+  const expected = toNullableNumber(l.expected) ?? 0;
+  const counted = toNullableNumber(l.counted);
   return [
     l.code,
     l.name ?? '',
@@ -41,23 +40,21 @@ function lineCells(l: LineRow): CellValue[] {
     counted,
     counted === null ? null : counted - expected,
     l.counted_at === null ? null : toDate(l.counted_at),
-    num(l.counted_by),
+    toNullableNumber(l.counted_by),
   ];
 }
 
 /** The export of one stocktake's lines; NOT_FOUND unless the user is a member of its live warehouse. */
 export async function stocktakeExportSource(db: Db, userId: number, stocktakeId: number, dateTag: string) {
-  const st = (await db('stocktakes as s')
-    .join('directories as d', 'd.id', 's.directory_id')
-    .join('directory_members as m', (on) => on.on('m.directory_id', 'd.id').andOnVal('m.user_id', userId))
+  const st = (await joinMembership(db('stocktakes as s').join('directories as d', 'd.id', 's.directory_id'), userId, 'd.id')
     .select('s.id', 's.directory_id', 'd.name')
     .where({ 's.id': stocktakeId, 'd.live': 1 })
-    .first()) as { id: number; directory_id: number; name: string } | undefined;
-  if (!st) throw notFound('Stocktake');
-  const directoryId = Number(st.directory_id);
+    .first()) as { role: string; id: number; directory_id: number; name: string } | undefined;
+  authorize(st?.role, 'read', 'Stocktake');
+  const directoryId = Number(st!.directory_id);
   return {
     sheetName: '盘点 stocktake',
-    title: `${st.name.replace(/[\\/:*?"<>|\p{Cc}]/gu, '_')}-盘点${stocktakeId}-${dateTag}`,
+    title: `${safeFileName(st!.name)}-盘点${stocktakeId}-${dateTag}`,
     asciiTitle: `stocktake-${stocktakeId}-${dateTag}`,
     columns: STOCKTAKE_COLUMNS,
     async *rows(): AsyncGenerator<readonly CellValue[]> {

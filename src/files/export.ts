@@ -1,11 +1,11 @@
 import type { PassThrough } from 'node:stream';
 import type { Actor } from '../access/access';
 import type { GoodsRow } from '../goods/goods';
-import { notFound } from '../access/access';
+import { authorize, joinMembership, notFound } from '../access/access';
 import { generateToken, hashToken, isWellFormedToken } from '../auth/sessions';
-import { toDate, type Db, type Queryable } from '../db/knex';
+import { toDate, toNullableNumber, type Db, type Queryable } from '../db/knex';
 import { visibleHistory } from '../history/history';
-import { GOODS_HEADERS, wallClock } from './cells';
+import { GOODS_HEADERS, safeFileName, wallClock } from './cells';
 import { stocktakeExportSource } from './export-stocktake';
 import { streamRows } from './rows';
 import { type CellValue, createSheetWriter, type ExportFormat, type SheetColumn } from './sheet-writer';
@@ -57,22 +57,14 @@ interface ExportSource {
  * own; NOT_FOUND otherwise. Any role may export (API.md Roles).
  */
 async function readableDirectory(db: Queryable, userId: number, id: number, opts: { deletedIfOwner: boolean }): Promise<string> {
-  const row = (await db('directories as d')
-    .join('directory_members as m', (on) => on.on('m.directory_id', 'd.id').andOnVal('m.user_id', userId))
+  const row = (await joinMembership(db('directories as d'), userId, 'd.id')
     .select('d.name', 'd.live', 'd.user_id')
     .where('d.id', id)
-    .first()) as { name: string; live: number | null; user_id: number } | undefined;
-  const visible = row && (row.live !== null ? Number(row.live) === 1 : opts.deletedIfOwner && Number(row.user_id) === userId);
+    .first()) as { role: string; name: string; live: number | null; user_id: number } | undefined;
+  authorize(row?.role, 'read', 'Directory');
+  const visible = row!.live !== null ? Number(row!.live) === 1 : opts.deletedIfOwner && Number(row!.user_id) === userId;
   if (!visible) throw notFound('Directory');
-  return row.name;
-}
-
-/** Characters no file system or download dialog likes, and control characters. */
-function safeFileName(text: string): string {
-  return Array.from(text.replace(/[\\/:*?"<>|\p{Cc}]/gu, '_'))
-    .slice(0, 80)
-    .join('')
-    .trim();
+  return row!.name;
 }
 
 const GOODS_COLUMNS_OUT: readonly SheetColumn[] = [
@@ -93,8 +85,6 @@ type GoodsExportRow = Pick<
 > &
   Record<string, unknown>;
 
-const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
 function goodsSource(db: Db, directoryId: number, directoryName: string, dateTag: string): ExportSource {
   return {
     sheetName: '商品 goods',
@@ -112,8 +102,8 @@ function goodsSource(db: Db, directoryId: number, directoryName: string, dateTag
           g.name,
           Number(g.quantity),
           g.unit,
-          nullableNumber(g.price),
-          nullableNumber(g.min_quantity),
+          toNullableNumber(g.price),
+          toNullableNumber(g.min_quantity),
           g.remarks,
           toDate(g.last_active_at),
         ];
@@ -168,8 +158,8 @@ function logSource(
           l.type,
           l.directory_name,
           l.goods_name,
-          nullableNumber(l.delta),
-          nullableNumber(l.quantity_after),
+          toNullableNumber(l.delta),
+          toNullableNumber(l.quantity_after),
           l.actor_name,
           l.note,
           l.counterpart_directory_name,

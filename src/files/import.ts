@@ -1,11 +1,11 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { type Actor, authorize, joinMembership, notFound } from '../access/access';
-import { toDate, type Db, type Queryable } from '../db/knex';
+import { toDate, toNullableNumber, type Db, type Queryable } from '../db/knex';
 import { forUpdate, inTransaction, type Tx } from '../db/tx';
 import { lockDirectory } from '../directory/directories';
 import * as f from '../domain/fields';
-import { decodeCursor, encodeCursor, type Page } from '../domain/page';
+import { fetchPage, type Page } from '../domain/page';
 import type { GoodsRow } from '../goods/goods';
 import { MAX_QUANTITY } from '../goods/stock';
 import { type NewHistoryEntry, recordHistoryBatch } from '../history/history';
@@ -179,8 +179,8 @@ function changesTo(goods: GoodsNow, v: Partial<Values>): Partial<Values> | null 
   if (v.name !== undefined && v.name !== goods.name) changed.name = v.name;
   if (v.quantity !== undefined && v.quantity !== Number(goods.quantity)) changed.quantity = v.quantity;
   if (v.unit !== undefined && v.unit !== goods.unit) changed.unit = v.unit;
-  if (v.price !== undefined && v.price !== (goods.price === null ? null : Number(goods.price))) changed.price = v.price;
-  if (v.minQuantity !== undefined && v.minQuantity !== (goods.min_quantity === null ? null : Number(goods.min_quantity))) {
+  if (v.price !== undefined && v.price !== toNullableNumber(goods.price)) changed.price = v.price;
+  if (v.minQuantity !== undefined && v.minQuantity !== toNullableNumber(goods.min_quantity)) {
     changed.minQuantity = v.minQuantity;
   }
   if (v.remarks !== undefined && v.remarks !== goods.remarks) changed.remarks = v.remarks;
@@ -372,8 +372,6 @@ interface StoredRow {
   message: string | null;
 }
 
-const num = (v: number | null): number | null => (v === null ? null : Number(v));
-
 /** import.rows: in the sheet's order, by the stored rows' ids (ascending, so the cursor pages forward). */
 export async function listImportRows(
   db: Db,
@@ -385,25 +383,24 @@ export async function listImportRows(
     .select('id', 'row_number', 'code', 'name', 'quantity', 'unit', 'price', 'min_quantity', 'remarks', 'action', 'message')
     .where('import_id', opts.importId);
   if (opts.action) query.where('action', opts.action);
-  if (opts.cursor) query.where('id', '>', decodeCursor(opts.cursor));
-  const rows = (await query.orderBy('id', 'asc').limit(opts.limit + 1)) as StoredRow[];
-  const page = rows.slice(0, opts.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => ({
+  return fetchPage<StoredRow, ImportRowOut>(query, {
+    idColumn: 'id',
+    cursor: opts.cursor,
+    limit: opts.limit,
+    order: 'asc',
+    map: (r) => ({
       row: Number(r.row_number),
       code: r.code,
       name: r.name,
-      quantity: num(r.quantity),
+      quantity: toNullableNumber(r.quantity),
       unit: r.unit,
-      price: num(r.price),
-      minQuantity: num(r.min_quantity),
+      price: toNullableNumber(r.price),
+      minQuantity: toNullableNumber(r.min_quantity),
       remarks: r.remarks,
       action: r.action,
       message: r.message,
-    })),
-    nextCursor: rows.length > opts.limit && last ? encodeCursor(Number(last.id)) : null,
-  };
+    }),
+  });
 }
 
 export interface ConfirmResult {
@@ -484,8 +481,8 @@ async function applyChunk(
       ...(r.name !== null ? { name: r.name } : {}),
       quantity,
       ...(present.has('unit') ? { unit: r.unit ?? '' } : {}),
-      ...(present.has('price') ? { price: num(r.price) } : {}),
-      ...(present.has('minQuantity') ? { minQuantity: num(r.min_quantity) } : {}),
+      ...(present.has('price') ? { price: toNullableNumber(r.price) } : {}),
+      ...(present.has('minQuantity') ? { minQuantity: toNullableNumber(r.min_quantity) } : {}),
       ...(present.has('remarks') ? { remarks: r.remarks ?? '' } : {}),
     };
     if (goods && !changesTo(goods, values)) continue;

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
 import { type Action, type Actor, authorize, joinMembership, notFound } from '../access/access';
-import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
+import { dbKind, isUniqueViolation, toDate, toNullableNumber, type Db, type Queryable } from '../db/knex';
 import { preparedSelect } from '../db/prepared';
 import { forUpdate, inTransaction, type Tx } from '../db/tx';
 import { fetchPage, type Page } from '../domain/page';
@@ -67,8 +67,8 @@ export function toGoods(row: GoodsRow): Goods {
     createdAt: toDate(row.created_at),
     lastActiveAt: toDate(row.last_active_at),
     unit: row.unit,
-    price: row.price === null ? null : Number(row.price),
-    minQuantity: row.min_quantity === null ? null : Number(row.min_quantity),
+    price: toNullableNumber(row.price),
+    minQuantity: toNullableNumber(row.min_quantity),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../access/access';
-import { toDate, type Db, type Queryable } from '../db/knex';
+import { toDate, toNullableNumber, type Db, type Queryable } from '../db/knex';
 import { preparedWrite } from '../db/prepared';
 import { fetchPage, type Page } from '../domain/page';
 
@@ -174,25 +174,23 @@ const HISTORY_COLUMNS = [
   'created_at',
 ].map((c) => `l.${c}`);
 
-const nullableNumber = (v: number | null): number | null => (v === null ? null : Number(v));
-
 export function toHistoryEntry(row: HistoryRow): LogEntry {
   return {
     id: Number(row.id),
     type: row.type as HistoryType,
-    directoryId: nullableNumber(row.directory_id),
+    directoryId: toNullableNumber(row.directory_id),
     directoryName: row.directory_name,
-    goodsId: nullableNumber(row.goods_id),
+    goodsId: toNullableNumber(row.goods_id),
     goodsName: row.goods_name,
-    delta: nullableNumber(row.delta),
-    quantityAfter: nullableNumber(row.quantity_after),
+    delta: toNullableNumber(row.delta),
+    quantityAfter: toNullableNumber(row.quantity_after),
     createdAt: toDate(row.created_at),
     actorId: Number(row.user_id),
     actorName: row.actor_name,
     note: row.note,
-    counterpartDirectoryId: nullableNumber(row.counterpart_directory_id),
+    counterpartDirectoryId: toNullableNumber(row.counterpart_directory_id),
     counterpartDirectoryName: row.counterpart_directory_name,
-    targetUserId: nullableNumber(row.target_user_id),
+    targetUserId: toNullableNumber(row.target_user_id),
   };
 }
 

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { Knex } from 'knex';
 import { type Actor, authorize, joinMembership, notFound } from '../access/access';
-import { dbKind, isUniqueViolation, toDate, type Db, type Queryable } from '../db/knex';
+import { dbKind, isUniqueViolation, toDate, toNullableNumber, type Db, type Queryable } from '../db/knex';
 import { forUpdate, inTransaction, type Tx } from '../db/tx';
 import { authorizeDirectory, lockDirectory } from '../directory/directories';
 import { firstCodePoints } from '../domain/fields';
@@ -259,18 +259,18 @@ interface LineRow {
 }
 
 function toLine(row: LineRow): StocktakeLine {
-  const counted = row.counted === null ? null : Number(row.counted);
+  const counted = toNullableNumber(row.counted);
   // An uncounted line expects what is on hand now; a counted one what was on hand at its count.
   const expected = counted === null ? Number(row.quantity ?? 0) : Number(row.expected ?? 0);
   return {
-    goodsId: row.goods_id === null ? null : Number(row.goods_id),
+    goodsId: toNullableNumber(row.goods_id),
     code: row.code,
     name: row.name ?? firstCodePoints(row.code, DEFAULT_NAME_LENGTH),
     expected,
     counted,
     difference: counted === null ? null : counted - expected,
     countedAt: row.counted_at === null ? null : toDate(row.counted_at),
-    countedBy: row.counted_by === null ? null : Number(row.counted_by),
+    countedBy: toNullableNumber(row.counted_by),
   };
 }
 
