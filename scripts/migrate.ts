@@ -4,7 +4,7 @@
  * nodes. The server also migrates when it starts; both take the same lock (src/db/migrate.ts), so
  * running this while nodes start is safe.
  */
-import { ConfigError, loadConfig, type Config } from '../src/config';
+import { loadConfigOrExit } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 
@@ -14,16 +14,7 @@ const log = {
 };
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const db = createDb({ url: config.database.url, sqliteFile: config.database.sqliteFile, poolMax: 2 });
   try {
     const applied = await migrateLatest(db, { log });

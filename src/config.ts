@@ -128,6 +128,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+/** For the entry points (server, `npm run migrate`): a bad environment prints its message and exits 1. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
 /** True when login must go through the development shortcut (no WeChat credentials). */
 export function isDevLogin(config: Pick<Config, 'wechat'>): boolean {
   return !config.wechat.appId || !config.wechat.secret;

@@ -1,19 +1,9 @@
-import { ConfigError, isDevLogin, loadConfig, type Config } from './config';
+import { isDevLogin, loadConfigOrExit } from './config';
 import { migrateLatest } from './db/migrate';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-
+  const config = loadConfigOrExit();
   const app = await buildServer(config);
   if (isDevLogin(config)) {
     app.log.warn(

@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dbKind, type Db } from '../../src/db/knex';
 import { readdirSync } from 'node:fs';
 import { MIGRATIONS_DIR, migrateLatest, rollbackAll } from '../../src/db/migrate';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { createTestDb, tableNames, type TestDb } from '../helpers/db';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -24,17 +23,6 @@ const APP_TABLES = [
   'stocktakes',
   'users',
 ];
-
-async function tableNames(db: Db): Promise<string[]> {
-  if (dbKind(db) === 'mysql') {
-    const [rows] = (await db.raw('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()')) as [
-      { name: string }[],
-    ];
-    return rows.map((r) => r.name).sort();
-  }
-  const rows = (await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")) as { name: string }[];
-  return rows.map((r) => r.name).sort();
-}
 
 const appTables = (names: string[]) => names.filter((n) => !n.startsWith('knex_'));
 const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)

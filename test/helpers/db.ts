@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { createDb, mysqlConnectionFromUrl, type Db, type DbKind } from '../../src/db/knex';
+import { createDb, dbKind, mysqlConnectionFromUrl, type Db, type DbKind } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
 import { testDatabaseUrl } from './env';
 
@@ -67,4 +67,16 @@ export async function createTestDb(opts: { migrate?: boolean; poolMax?: number }
       for (const suffix of ['', '-wal', '-shm']) rmSync(sqliteFile + suffix, { force: true });
     },
   };
+}
+
+/** The tables of the test database, sorted (knex's own included). */
+export async function tableNames(db: Db): Promise<string[]> {
+  if (dbKind(db) === 'mysql') {
+    const [rows] = (await db.raw('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()')) as [
+      { name: string }[],
+    ];
+    return rows.map((r) => r.name).sort();
+  }
+  const rows = (await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")) as { name: string }[];
+  return rows.map((r) => r.name).sort();
 }

@@ -4,7 +4,7 @@ import { createSession } from '../../src/auth/sessions';
 import { dbKind, type Db, toDate } from '../../src/db/knex';
 import { MIGRATIONS_DIR, migrateLatest, migrationConfig } from '../../src/db/migrate';
 import { type Caller, useTestApp } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { createTestDb, tableNames, type TestDb } from '../helpers/db';
 
 /*
  * The v1 → v2 data migration (migrations/20261129000000_team_sharing.ts) on a database that holds
@@ -70,17 +70,6 @@ function v1Columns(now: Record<string, unknown[]>, v1: Record<string, unknown[]>
     out[table] = now[table]!.map((row) => Object.fromEntries(columns.map((c) => [c, (row as Record<string, unknown>)[c]])));
   }
   return out;
-}
-
-async function tableNames(db: Db): Promise<string[]> {
-  if (dbKind(db) === 'mysql') {
-    const [rows] = (await db.raw('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()')) as [
-      { name: string }[],
-    ];
-    return rows.map((r) => r.name).sort();
-  }
-  const rows = (await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")) as { name: string }[];
-  return rows.map((r) => r.name).sort();
 }
 
 async function migrationState(db: Db): Promise<{ done: string[]; pending: string[] }> {
